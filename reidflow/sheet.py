@@ -1,0 +1,83 @@
+"""The video sheet (``config/videos.tsv``): which videos to process, validated before any job runs."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+from reidflow import ReidflowError
+
+REQUIRED_COLUMNS = ("video", "path")
+OPTIONAL_COLUMNS = ("gt",)
+# Ids become directory names and Snakemake wildcard values.
+VIDEO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class SheetError(ReidflowError):
+    pass
+
+
+@dataclass(frozen=True)
+class VideoEntry:
+    video: str
+    path: str
+    gt: str | None = None
+
+
+def load_videos(sheet: str | Path, producible: Collection[str] = ()) -> dict[str, VideoEntry]:
+    """Read and validate the sheet; every problem found is reported at once.
+
+    ``producible`` lists paths that a rule of the workflow creates (the demo video), so they may be missing.
+    """
+    sheet = Path(sheet)
+    if not sheet.is_file():
+        raise SheetError(f"{sheet}: video sheet not found; create it (columns: video, path[, gt]) or set 'videos' in the config")
+    with open(sheet, newline="") as fh:
+        lines = [line for line in fh if line.strip() and not line.lstrip().startswith("#")]
+    reader = csv.reader(lines, delimiter="\t")
+    header = next(reader, None)
+    if header is None:
+        raise SheetError(f"{sheet}: empty video sheet; add a header 'video<TAB>path' and one row per video")
+    header = [h.strip() for h in header]
+    problems = []
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    unknown = [c for c in header if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+    if missing:
+        problems.append(f"missing column(s) {', '.join(missing)} (header must be tab-separated: video, path[, gt])")
+    if unknown:
+        problems.append(f"unknown column(s) {', '.join(unknown)}; allowed: {', '.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}")
+    if len(set(header)) != len(header):
+        problems.append("a column name appears twice in the header")
+    if problems:
+        raise SheetError(f"{sheet}: " + "; ".join(problems))
+
+    videos: dict[str, VideoEntry] = {}
+    for rowno, row in enumerate(reader, start=2):
+        where = f"{sheet}: row {rowno}"
+        if len(row) != len(header):
+            problems.append(f"{where}: {len(row)} fields, the header has {len(header)} (separate fields with tabs)")
+            continue
+        values = dict(zip(header, (v.strip() for v in row)))
+        vid, path, gt = values["video"], values["path"], values.get("gt") or None
+        if not VIDEO_ID.match(vid):
+            problems.append(f"{where}: video id {vid!r} must start with a letter or digit and use only letters, digits, '.', '_', '-'")
+            continue
+        if vid in videos:
+            problems.append(f"{where}: duplicate video id {vid!r}; ids must be unique")
+            continue
+        if not path:
+            problems.append(f"{where}: empty path for video {vid!r}")
+            continue
+        if path not in producible and not Path(path).is_file():
+            problems.append(f"{where}: video file {path!r} of {vid!r} does not exist; fix the path or remove the row")
+        if gt is not None and not Path(gt).is_file():
+            problems.append(f"{where}: ground-truth file {gt!r} of {vid!r} does not exist; fix the path or leave 'gt' empty")
+        videos[vid] = VideoEntry(vid, path, gt)
+    if problems:
+        raise SheetError("invalid video sheet:\n  " + "\n  ".join(problems))
+    if not videos:
+        raise SheetError(f"{sheet}: no videos listed; add one row per video (video<TAB>path)")
+    return videos

@@ -1,0 +1,107 @@
+"""Reading videos: one sequential decode pass, with clear errors for files that are not videos."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from reidflow import ReidflowError
+from reidflow.formats import VideoInfo
+
+
+class VideoError(ReidflowError):
+    pass
+
+
+def _open(path: Path) -> cv2.VideoCapture:
+    if not path.exists():
+        raise VideoError(f"{path}: video file not found; fix its path in the video sheet")
+    if path.stat().st_size == 0:
+        raise VideoError(f"{path}: video file is empty (0 bytes); replace it with the real video or remove its row")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise VideoError(f"{path}: cannot be opened as a video (corrupt or not a video); re-export it (e.g. ffmpeg -i IN -c:v libx264 OUT.mp4) or remove its row")
+    return cap
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """fps and size from the container, frame count as the container states it (it may be wrong)."""
+    cap = _open(Path(path))
+    try:
+        return _info(cap, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
+    finally:
+        cap.release()
+
+
+def _info(cap: cv2.VideoCapture, frame_count: int) -> VideoInfo:
+    fps = float(cap.get(cv2.CAP_PROP_FPS)) or 25.0
+    return VideoInfo(fps=fps, width=int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), height=int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), frame_count=frame_count)
+
+
+class FrameReader:
+    """Decode frames ``0, stride, 2*stride, ...`` in a background thread, a few frames ahead.
+
+    Skipped frames are only grabbed, not converted. Memory stays bounded by ``prefetch`` frames.
+    After iteration, ``frames_read`` is the number of frames the file really had (up to ``stop``).
+    """
+
+    def __init__(self, path: str | Path, stride: int = 1, stop: int | None = None, prefetch: int = 8):
+        self.path = Path(path)
+        self.stride = max(1, int(stride))
+        self.stop = stop
+        self._cap = _open(self.path)
+        self.info = _info(self._cap, int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)))
+        self.frames_read = 0
+        self._queue: queue.Queue = queue.Queue(maxsize=prefetch)
+        self._error: BaseException | None = None
+        self._cancel = threading.Event()
+
+    def _put(self, item) -> bool:
+        while not self._cancel.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _decode(self) -> None:
+        cap, index = self._cap, 0
+        try:
+            while (self.stop is None or index < self.stop) and not self._cancel.is_set():
+                if not cap.grab():
+                    break
+                if index % self.stride == 0:
+                    ok, frame = cap.retrieve()
+                    if not ok:
+                        break
+                    self._put((index, frame))
+                index += 1
+        except BaseException as err:  # surfaced in the consumer thread
+            self._error = err
+        finally:
+            self.frames_read = index
+            self._put(None)
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        thread = threading.Thread(target=self._decode, daemon=True)
+        thread.start()
+        try:
+            while (item := self._queue.get()) is not None:
+                yield item
+        finally:
+            self._cancel.set()  # the consumer may stop early: let the decoder finish
+            thread.join()
+            self._cap.release()
+        if self._error is not None:
+            raise self._error
+        if self.frames_read == 0:
+            raise VideoError(f"{self.path}: no frame could be decoded (corrupt or unsupported codec); re-export the video or remove its row")
+
+    def info_after_read(self) -> VideoInfo:
+        return VideoInfo(self.info.fps, self.info.width, self.info.height, self.frames_read)

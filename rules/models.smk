@@ -1,0 +1,42 @@
+rule download_model:
+    output:
+        model="resources/models/{model_file}",
+    log:
+        "logs/download_model/{model_file}.log",
+    conda:
+        "../envs/track.yaml"
+    params:
+        url=lambda w: MODEL_REGISTRY[w.model_file].url,
+        sha256=lambda w: MODEL_REGISTRY[w.model_file].sha256,
+    script:
+        "../scripts/download_model.py"
+
+
+rule demo_video:
+    output:
+        video=DEMO_VIDEO,
+    log:
+        "logs/demo_video/vtest.log",
+    conda:
+        "../envs/track.yaml"
+    params:
+        url=assets.DEMO_VIDEO_URL,
+        sha256=assets.DEMO_VIDEO_SHA256,
+    script:
+        "../scripts/demo_video.py"
+
+
+rule export_detector:
+    input:
+        weights=DETECTOR_WEIGHTS,
+        code=library("track"),
+    output:
+        onnx=DETECTOR_ONNX,
+    log:
+        "logs/export_detector/detector.log",
+    conda:
+        "../envs/track.yaml"
+    params:
+        imgsz=config["track"]["imgsz"],
+    script:
+        "../scripts/export_detector.py"

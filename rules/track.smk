@@ -1,0 +1,22 @@
+rule track:
+    input:
+        unpack(detector_inputs),
+        video=video_file,
+        code=library("track", "video", "assets"),
+    output:
+        npz="results/{video}/tracks.npz",
+        txt="results/{video}/tracks.txt",
+    log:
+        "logs/track/{video}.log",
+    benchmark:
+        "benchmarks/track/{video}.tsv"
+    conda:
+        "../envs/track.yaml"
+    threads: config["track"]["threads"]
+    params:
+        detector=stage_params("track", DETECTOR_KEYS),
+        vid_stride=config["track"]["vid_stride"],
+        tracker=config["track"]["tracker"],
+        tracker_params=config["track"]["tracker_params"],
+    script:
+        "../scripts/track.py"

@@ -1,0 +1,31 @@
+"""Snakemake adapter for rule ``track``: see reidflow.track."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  the workflow's own reidflow
+
+from reidflow import assets, formats, runtime, track
+
+
+def main(smk):
+    p = smk.params
+    settings = track.DetectorSettings(**p.detector)
+    params = track.tracker_params(p.tracker, p.tracker_params)
+    detector = track.build_detector(smk.input.weights, smk.input.get("onnx"), settings, smk.threads)
+    rows, info = track.track_video(smk.input.video, detector, params, vid_stride=p.vid_stride, batch=settings.batch)
+    meta = formats.TracksMeta(
+        video=smk.wildcards.video,
+        source=str(smk.input.video),
+        info=info,
+        vid_stride=p.vid_stride,
+        detector=Path(smk.input.weights).name,
+        detector_sha256=assets.sha256_file(smk.input.weights),
+        tracker=p.tracker,
+        tracker_params=params,
+    )
+    formats.write_tracks(smk.output.npz, formats.Tracks(rows, meta))
+    formats.write_mot(smk.output.txt, rows)
+
+
+runtime.run(snakemake, main)  # noqa: F821

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Create .venv (Python 3.11) and install reidflow with its pinned dependencies.
+#   bash setup.sh          the workflow
+#   bash setup.sh --test   the workflow and the test tools
+set -euo pipefail
+cd "$(dirname "$0")"
+
+python=${PYTHON:-python3}
+extras=""
+[[ "${1:-}" == "--test" ]] && extras="[test]"
+
+if [[ ! -x .venv/bin/python ]]; then
+    "$python" -m venv .venv
+fi
+# pip's notes about missing mirror folders are noise; real errors still fail the script.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}" 2>&1 \
+    | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+echo "reidflow installed in .venv"

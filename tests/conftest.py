@@ -1,0 +1,125 @@
+"""Shared fixtures: real assets from ../shared (or the project's own download path), and workflow runs.
+
+With ../shared present (development machines, CI) the tests use its weights, video and ground truth.
+Without it they fetch weights and the demo video through reidflow's own download code; tests that need
+ground truth then skip, saying so. In CI (CI=true) a missing asset is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import pytest
+import yaml
+
+from reidflow import assets
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = REPO / "Snakefile"
+SHARED = Path(os.environ.get("REIDFLOW_SHARED", REPO.parent / "shared"))
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+CLIP_FRAMES = 124  # the frames gt_frames1-124.txt covers
+
+
+def missing(reason: str):
+    """Skip on a user's machine; fail in CI, where every asset must be present."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI must not skip this test)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    shared = SHARED / "models"
+    if (shared / "yolov8n.pt").is_file():
+        return shared
+    registry = assets.load_registry(REPO / "resources" / "models.yaml")
+    target = REPO / assets.DOWNLOAD_DIR
+    try:
+        for name in ("yolov8n.pt", "osnet_x0_25_msmt17.pth"):
+            assets.fetch(target / name, registry[name].url, registry[name].sha256)
+    except assets.AssetError as err:
+        missing(f"no ../shared/models and the download failed: {err}")
+    return target
+
+
+@pytest.fixture(scope="session")
+def vtest_video() -> Path:
+    shared = SHARED / "data" / "pets09-s2l1" / "vtest.avi"
+    if shared.is_file():
+        return shared
+    target = REPO / "resources" / "demo" / "vtest.avi"
+    try:
+        return assets.fetch(target, assets.DEMO_VIDEO_URL, assets.DEMO_VIDEO_SHA256, local_copies=assets.DEMO_VIDEO_LOCAL)
+    except assets.AssetError as err:
+        missing(f"no ../shared and the demo video could not be fetched: {err}")
+
+
+@pytest.fixture(scope="session")
+def vtest_gt() -> Path:
+    gt = SHARED / "data" / "pets09-s2l1" / "gt_frames1-124.txt"
+    if not gt.is_file():
+        missing(f"ground truth {gt} is only in ../shared")
+    return gt
+
+
+def write_clip(src: Path, dst: Path, frames: int) -> Path:
+    """Cut the first ``frames`` frames into an MJPG .avi (what a user's short clip looks like)."""
+    cap = cv2.VideoCapture(str(src))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 10.0
+    writer = None
+    for _ in range(frames):
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if writer is None:
+            h, w = frame.shape[:2]
+            writer = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+        writer.write(frame)
+    cap.release()
+    writer.release()
+    return dst
+
+
+@pytest.fixture(scope="session")
+def vtest_clip(tmp_path_factory, vtest_video) -> Path:
+    return write_clip(vtest_video, tmp_path_factory.mktemp("clip") / "vtest124.avi", CLIP_FRAMES)
+
+
+@dataclass
+class Workdir:
+    """A Snakemake working directory with its own config/config.yaml and config/videos.tsv."""
+
+    path: Path
+    config: dict
+
+    def write_config(self) -> None:
+        (self.path / "config").mkdir(parents=True, exist_ok=True)
+        (self.path / "config" / "config.yaml").write_text(yaml.safe_dump(self.config))
+
+    def write_videos(self, rows: list[tuple], header: tuple = ("video", "path", "gt")) -> None:
+        lines = ["\t".join(header)] + ["\t".join(str(v) for v in row) for row in rows]
+        (self.path / "config" / "videos.tsv").write_text("\n".join(lines) + "\n")
+
+    def snakemake(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(self.path), "--cores", "2", *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
+        return proc
+
+
+@pytest.fixture
+def workdir(tmp_path, models_dir) -> Workdir:
+    """The repository's config, pointed at the test's videos and the local weights."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["videos"] = "config/videos.tsv"
+    config["models_dir"] = str(models_dir)
+    wd = Workdir(tmp_path, config)
+    wd.write_config()
+    return wd

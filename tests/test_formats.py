@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+
+from reidflow import formats
+from reidflow.formats import FormatError, TrackRows, Tracks, TracksMeta, VideoInfo
+
+
+def random_rows(rng, n=200, tracks=7, frames=50):
+    xy = rng.uniform(0, 500, size=(n, 2))
+    wh = rng.uniform(5, 200, size=(n, 2))
+    return TrackRows(
+        rng.integers(0, frames, n), rng.integers(1, tracks + 1, n), np.hstack([xy, xy + wh]), rng.uniform(0.1, 1, n)
+    )
+
+
+def meta(**kw):
+    base = dict(
+        video="v1", source="videos/v1.mp4", info=VideoInfo(25.0, 1920, 1080, 50), vid_stride=2,
+        detector="yolov8n.pt", detector_sha256="ab" * 32, tracker="bytetrack", tracker_params={"track_buffer": 30},
+    )
+    return TracksMeta(**{**base, **kw})
+
+
+def test_tracks_round_trip(tmp_path):
+    rows = random_rows(np.random.default_rng(0))
+    formats.write_tracks(tmp_path / "t.npz", Tracks(rows, meta()))
+    back = formats.read_tracks(tmp_path / "t.npz")
+    order = np.lexsort((rows.track_ids, rows.frames))
+    np.testing.assert_array_equal(back.rows.frames, rows.frames[order])
+    np.testing.assert_array_equal(back.rows.track_ids, rows.track_ids[order])
+    np.testing.assert_array_equal(back.rows.boxes, rows.boxes[order])
+    np.testing.assert_array_equal(back.rows.scores, rows.scores[order])
+    assert back.meta == meta()
+    assert back.rows.boxes.dtype == np.float32 and back.rows.frames.dtype == np.int64
+
+
+def test_empty_tracks_round_trip(tmp_path):
+    formats.write_tracks(tmp_path / "e.npz", Tracks(TrackRows.empty(), meta()))
+    back = formats.read_tracks(tmp_path / "e.npz")
+    assert len(back.rows) == 0 and back.rows.boxes.shape == (0, 4)
+    assert list(back.track_ids) == []
+
+
+def test_mot_round_trip(tmp_path):
+    rows = random_rows(np.random.default_rng(1)).sorted()
+    formats.write_mot(tmp_path / "t.txt", rows)
+    first = (tmp_path / "t.txt").read_text().splitlines()[0].split(",")
+    assert int(first[0]) == rows.frames[0] + 1, "MOTChallenge frames are 1-based"
+    assert len(first) == 10
+    back = formats.read_mot(tmp_path / "t.txt")
+    np.testing.assert_array_equal(back.frames, rows.frames)
+    np.testing.assert_array_equal(back.track_ids, rows.track_ids)
+    np.testing.assert_allclose(back.boxes, rows.boxes, atol=0.01)
+    np.testing.assert_allclose(back.scores, rows.scores, atol=1e-4)
+
+
+def test_empty_mot(tmp_path):
+    formats.write_mot(tmp_path / "e.txt", TrackRows.empty())
+    assert len(formats.read_mot(tmp_path / "e.txt")) == 0
+
+
+def test_reading_a_foreign_file_names_it(tmp_path):
+    bad = tmp_path / "tracks.npz"
+    bad.write_bytes(b"not an npz")
+    with pytest.raises(FormatError, match=str(bad)):
+        formats.read_tracks(bad)
+
+
+def test_version_mismatch_is_reported(tmp_path, monkeypatch):
+    monkeypatch.setattr(formats, "TRACKS_FORMAT_VERSION", 99)
+    formats.write_tracks(tmp_path / "t.npz", Tracks(TrackRows.empty(), meta(format_version=99)))
+    monkeypatch.setattr(formats, "TRACKS_FORMAT_VERSION", 1)
+    with pytest.raises(FormatError, match="version 99"):
+        formats.read_tracks(tmp_path / "t.npz")
+
+
+def test_atomic_output_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.bin"
+    with pytest.raises(RuntimeError):
+        with formats.atomic_output(target) as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_rows_reject_mismatched_lengths():
+    with pytest.raises(ValueError):
+        TrackRows(np.zeros(2), np.zeros(3), np.zeros((2, 4)), np.zeros(2))
