@@ -12,6 +12,7 @@ validate(config, "config/schemas/config.schema.yaml")
 include: "rules/common.smk"
 include: "rules/models.smk"
 include: "rules/track.smk"
+include: "rules/crops.smk"
 
 
 rule all:

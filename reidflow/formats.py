@@ -11,6 +11,14 @@ Stages never open these files by hand: they call the readers and writers here.
                                frame_count (frames actually decoded), vid_stride, detector, detector_sha256,
                                tracker, tracker_params
 ``tracks.txt``: the same rows in MOTChallenge format, ``frame,id,x,y,w,h,conf,-1,-1,-1`` with 1-based frames.
+
+``final_crops.h5`` (stage ``crops``), HDF5:
+    attrs        format_version, video, source, fps, frame_count, crop_height, crop_width, resize, params (JSON)
+    persons      table (track_id, first_frame, last_frame, detections, crops_kept), longest-seen first
+    tracks/<id>/ one group per kept track, K crops in frame order:
+        crops    uint8 (K,H,W,3) RGB, chunked one crop per chunk, compressed
+        frames   int64 (K,), boxes float32 (K,4) original xyxy box, and one (K,) dataset per metric
+                 in CROP_METRICS (``rank``: 1 = best quality within the track)
 """
 
 from __future__ import annotations
@@ -46,6 +54,9 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     tmp_path = Path(tmp)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual permissions
     try:
         yield tmp_path
         os.replace(tmp_path, path)
@@ -189,3 +200,140 @@ def read_mot(path: str | os.PathLike) -> TrackRows:
     boxes = table[:, 2:6].copy()
     boxes[:, 2:] += boxes[:, :2]
     return TrackRows(table[:, 0].astype(np.int64) - 1, table[:, 1], boxes, table[:, 6])
+
+
+CROPS_FORMAT_VERSION = 1
+# Blosc/LZ4: lossless and several times faster than gzip or LZF on video crops. Reading needs the
+# filter, which ``import hdf5plugin`` registers (done here, so every reader of this module has it).
+import hdf5plugin  # noqa: E402
+
+CROP_COMPRESSION = dict(hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.NOSHUFFLE))
+CROP_METRICS = ("confidence", "area_ratio", "aspect", "truncated", "sharpness", "occlusion", "quality", "rank")
+PERSONS_DTYPE = np.dtype(
+    [("track_id", "<i8"), ("first_frame", "<i8"), ("last_frame", "<i8"), ("detections", "<i8"), ("crops_kept", "<i8")]
+)
+
+
+@dataclass(frozen=True)
+class CropsMeta:
+    video: str
+    source: str
+    fps: float
+    frame_count: int
+    crop_height: int
+    crop_width: int
+    resize: str
+    params: dict[str, Any] = field(default_factory=dict)
+    format_version: int = CROPS_FORMAT_VERSION
+
+
+@dataclass(frozen=True)
+class TrackCrops:
+    """One track's crops in frame order; ``crops`` is None when read without images."""
+
+    track_id: int
+    frames: np.ndarray
+    boxes: np.ndarray
+    metrics: dict[str, np.ndarray]
+    crops: np.ndarray | None = None
+
+
+class CropsWriter:
+    """Writes final_crops.h5 crop by crop, so memory holds a few frames, not every crop.
+
+    Use as a context manager: the file appears under its name only when the block succeeds.
+    """
+
+    def __init__(self, path: str | os.PathLike, meta: CropsMeta, persons: np.ndarray):
+        self._path, self._meta, self._persons = Path(path), meta, persons
+        self._crops: dict[int, Any] = {}
+
+    def __enter__(self) -> CropsWriter:
+        import h5py
+
+        self._atomic = atomic_output(self._path)
+        tmp = self._atomic.__enter__()
+        self._file = h5py.File(tmp, "w")
+        attrs = {k: v for k, v in asdict(self._meta).items() if k != "params"}
+        self._file.attrs.update(attrs)
+        self._file.attrs["params"] = json.dumps(self._meta.params, sort_keys=True)
+        self._file.create_dataset("persons", data=self._persons.astype(PERSONS_DTYPE))
+        tracks = self._file.create_group("tracks")
+        h, w = self._meta.crop_height, self._meta.crop_width
+        for person in self._persons:
+            k = int(person["crops_kept"])
+            group = tracks.create_group(str(int(person["track_id"])))
+            self._crops[int(person["track_id"])] = group.create_dataset(
+                "crops", shape=(k, h, w, 3), dtype=np.uint8, chunks=(1, h, w, 3) if k else None,
+                **(CROP_COMPRESSION if k else {}),
+            )
+        return self
+
+    def put_crop(self, track_id: int, slot: int, image: np.ndarray) -> None:
+        self._crops[track_id][slot] = image
+
+    def put_track(self, track_id: int, frames: np.ndarray, boxes: np.ndarray, metrics: dict[str, np.ndarray]) -> None:
+        group = self._file["tracks"][str(track_id)]
+        group.create_dataset("frames", data=np.asarray(frames, dtype=np.int64))
+        group.create_dataset("boxes", data=np.asarray(boxes, dtype=np.float32))
+        for name in CROP_METRICS:
+            group.create_dataset(name, data=metrics[name])
+
+    def __exit__(self, *exc) -> None:
+        self._file.close()
+        self._atomic.__exit__(*exc)
+
+
+class CropsReader:
+    """The only way later stages read final_crops.h5."""
+
+    def __init__(self, path: str | os.PathLike):
+        import h5py
+
+        self.path = Path(path)
+        try:
+            self._file = h5py.File(self.path, "r")
+        except FileNotFoundError:
+            raise FormatError(f"{self.path}: file not found; run the workflow's 'crops' rule to create it") from None
+        except OSError as err:
+            raise FormatError(f"{self.path}: not an HDF5 file ({err}); delete it and rerun 'crops'") from None
+        attrs = dict(self._file.attrs)
+        version = attrs.get("format_version")
+        if version != CROPS_FORMAT_VERSION:
+            self._file.close()
+            raise FormatError(
+                f"{self.path}: crops format version {version}, this reidflow reads version {CROPS_FORMAT_VERSION}; "
+                "delete the file and rerun 'crops'"
+            )
+        attrs["params"] = json.loads(attrs["params"])
+        fields = CropsMeta.__dataclass_fields__
+        self.meta = CropsMeta(**{k: _plain(v) for k, v in attrs.items() if k in fields})
+        self.persons = self._file["persons"][()]
+
+    @property
+    def track_ids(self) -> list[int]:
+        return [int(t) for t in self.persons["track_id"]]
+
+    def read(self, track_id: int, images: bool = True) -> TrackCrops:
+        group = self._file["tracks"][str(int(track_id))]
+        return TrackCrops(
+            track_id=int(track_id),
+            frames=group["frames"][()],
+            boxes=group["boxes"][()],
+            metrics={name: group[name][()] for name in CROP_METRICS},
+            crops=group["crops"][()] if images else None,
+        )
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> CropsReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _plain(value: Any) -> Any:
+    """HDF5 attributes come back as NumPy scalars; the dataclasses hold plain Python values."""
+    return value.item() if isinstance(value, np.generic) else value

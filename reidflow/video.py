@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import cv2
@@ -44,15 +44,23 @@ def _info(cap: cv2.VideoCapture, frame_count: int) -> VideoInfo:
 
 
 class FrameReader:
-    """Decode frames ``0, stride, 2*stride, ...`` in a background thread, a few frames ahead.
+    """Decode frames ``0, stride, 2*stride, ...`` (or only those in ``wanted``) in a background thread.
 
     Skipped frames are only grabbed, not converted. Memory stays bounded by ``prefetch`` frames.
     After iteration, ``frames_read`` is the number of frames the file really had (up to ``stop``).
     """
 
-    def __init__(self, path: str | Path, stride: int = 1, stop: int | None = None, prefetch: int = 8):
+    def __init__(
+        self,
+        path: str | Path,
+        stride: int = 1,
+        stop: int | None = None,
+        prefetch: int = 8,
+        wanted: Collection[int] | None = None,
+    ):
         self.path = Path(path)
         self.stride = max(1, int(stride))
+        self.wanted = None if wanted is None else frozenset(int(i) for i in wanted)
         self.stop = stop
         self._cap = _open(self.path)
         self.info = _info(self._cap, int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)))
@@ -76,7 +84,7 @@ class FrameReader:
             while (self.stop is None or index < self.stop) and not self._cancel.is_set():
                 if not cap.grab():
                     break
-                if index % self.stride == 0:
+                if index % self.stride == 0 and (self.wanted is None or index in self.wanted):
                     ok, frame = cap.retrieve()
                     if not ok:
                         break

@@ -64,4 +64,4 @@ def detector_inputs(wildcards):
 
 
 def all_outputs():
-    return expand("results/{video}/tracks.npz", video=VIDEOS)
+    return expand("results/{video}/final_crops.h5", video=VIDEOS)

@@ -29,7 +29,7 @@ rule demo_video:
 rule export_detector:
     input:
         weights=DETECTOR_WEIGHTS,
-        code=library("track"),
+        code=library("track", "video"),
     output:
         onnx=DETECTOR_ONNX,
     log:

@@ -24,7 +24,7 @@ def test_lint_reports_nothing(workdir, vtest_clip):
     assert "Congratulations, your workflow is in a good condition" in proc.stdout + proc.stderr
 
 
-def test_track_rule_on_vtest_reaches_mota(workdir, vtest_clip, vtest_gt, models_dir):
+def test_track_and_crops_on_vtest(workdir, vtest_clip, vtest_gt, models_dir):
     workdir.write_videos([("clip", vtest_clip, vtest_gt)])
     workdir.snakemake()
     tracks = formats.read_tracks(workdir.path / "results" / "clip" / "tracks.npz")
@@ -44,6 +44,17 @@ def test_track_rule_on_vtest_reaches_mota(workdir, vtest_clip, vtest_gt, models_
     assert scores.mota >= 0.5, scores
     log = (workdir.path / "logs" / "track" / "clip.log").read_text()
     assert "frames/s" in log and (workdir.path / "benchmarks" / "track" / "clip.tsv").is_file()
+
+    # stage 2 on the same run: every track seen long enough has its crops, longest seen first
+    with formats.CropsReader(workdir.path / "results" / "clip" / "final_crops.h5") as reader:
+        ids, counts = np.unique(tracks.rows.track_ids, return_counts=True)
+        long_enough = {int(i): int(n) for i, n in zip(ids, counts) if n >= workdir.config["crops"]["min_track_frames"]}
+        assert set(reader.track_ids) == set(long_enough) and len(long_enough) >= 5
+        assert list(reader.persons["detections"]) == sorted(long_enough.values(), reverse=True)
+        for tid in reader.track_ids:
+            person = reader.read(tid, images=False)
+            assert len(person.frames) == min(long_enough[tid], 50)
+            assert set(person.frames) <= set(tracks.rows.frames[tracks.rows.track_ids == tid])
 
 
 def test_mota_drops_when_frames_are_misaligned(vtest_gt):

@@ -1,0 +1,230 @@
+"""Stage 2, ``crops``: the best crops of every person, scored for quality, in one decode pass.
+
+Per kept track (at least ``min_track_frames`` detections) up to ``crops_per_person`` detections are
+chosen evenly over the track's whole life. Each crop gets six terms in [0, 1] and their weighted mean:
+
+    confidence   detection confidence
+    area         min(r, 1/r), r = box area / the track's median box area (too small or too large is worse)
+    aspect       exp(-0.5 * (ln(aspect / aspect_target) / aspect_sigma)^2), aspect = height / width
+    truncation   0 if the box is within ``border_margin`` px of the frame border (cut off), else 1
+    sharpness    s / (s + sharpness_scale), s = variance of the Laplacian of the resized grey crop
+    occlusion    1 - the largest fraction of the box covered by another track's box in the same frame
+
+    quality = sum(w_i * term_i) / sum(w_i)        (weights: config crops.weights)
+
+``rank`` orders a track's crops by quality (1 = best; ties: earlier frame first). Crops are stretched to
+height x width like torchreid's training transforms (``resize: pad`` keeps the aspect ratio instead and
+pads with black); the original box is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from reidflow import ReidflowError
+from reidflow.formats import CropsMeta, CropsWriter, PERSONS_DTYPE, TrackRows, Tracks
+from reidflow.video import FrameReader, probe
+
+log = logging.getLogger(__name__)
+
+RESIZE_MODES = ("stretch", "pad")
+
+
+class CropsError(ReidflowError):
+    pass
+
+
+@dataclass(frozen=True)
+class QualityWeights:
+    confidence: float = 1.0
+    area: float = 1.0
+    aspect: float = 1.0
+    truncation: float = 1.0
+    sharpness: float = 1.0
+    occlusion: float = 1.0
+
+
+@dataclass(frozen=True)
+class CropSettings:
+    min_track_frames: int = 5
+    crops_per_person: int = 50
+    height: int = 256
+    width: int = 128
+    resize: str = "stretch"
+    border_margin: float = 2.0
+    aspect_target: float = 2.5
+    aspect_sigma: float = 0.4
+    sharpness_scale: float = 100.0
+    weights: QualityWeights = field(default_factory=QualityWeights)
+
+
+def persons_table(rows: TrackRows, min_frames: int, crops_per_person: int) -> np.ndarray:
+    """Kept tracks, longest-seen first (ties: earlier first appearance, then id)."""
+    ids, counts = np.unique(rows.track_ids, return_counts=True)
+    table = []
+    for tid, n in zip(ids, counts):
+        if n < min_frames:
+            continue
+        frames = rows.frames[rows.track_ids == tid]
+        table.append((tid, frames.min(), frames.max(), n, min(n, crops_per_person)))
+    table.sort(key=lambda p: (-p[3], p[1], p[0]))
+    return np.array(table, dtype=PERSONS_DTYPE)
+
+
+def spread(n: int, k: int) -> np.ndarray:
+    """``min(n, k)`` distinct indices into ``range(n)``, evenly spaced, first and last included."""
+    if k >= n:
+        return np.arange(n)
+    return np.unique(np.round(np.linspace(0, n - 1, k)).astype(int))
+
+
+def occlusion(rows: TrackRows) -> np.ndarray:
+    """Per row: the largest fraction of its box covered by another track's box in the same frame."""
+    out = np.zeros(len(rows), dtype=np.float32)
+    order = np.argsort(rows.frames, kind="stable")
+    frames = rows.frames[order]
+    starts = np.flatnonzero(np.r_[True, frames[1:] != frames[:-1]])
+    ends = np.r_[starts[1:], len(frames)]
+    for start, end in zip(starts, ends):
+        if end - start < 2:
+            continue
+        idx = order[start:end]
+        b = rows.boxes[idx]
+        lt = np.maximum(b[:, None, :2], b[None, :, :2])
+        rb = np.minimum(b[:, None, 2:], b[None, :, 2:])
+        inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+        area = np.maximum(np.prod(b[:, 2:] - b[:, :2], axis=1), 1e-6)
+        covered = inter / area[:, None]
+        same = rows.track_ids[idx][:, None] == rows.track_ids[idx][None, :]
+        covered[same] = 0
+        out[idx] = covered.max(axis=1)
+    return out
+
+
+def truncated(boxes: np.ndarray, width: int, height: int, margin: float) -> np.ndarray:
+    return (
+        (boxes[:, 0] <= margin) | (boxes[:, 1] <= margin) | (boxes[:, 2] >= width - margin) | (boxes[:, 3] >= height - margin)
+    )
+
+
+def sharpness(crop: np.ndarray) -> float:
+    """Variance of the Laplacian of the grey crop: low for blurred crops."""
+    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    _, std = cv2.meanStdDev(cv2.Laplacian(grey, cv2.CV_32F))
+    return float(std[0, 0]) ** 2
+
+
+def cut(frame: np.ndarray, box: np.ndarray, height: int, width: int, resize: str) -> np.ndarray:
+    """The box's pixels (BGR frame) as an RGB crop of height x width."""
+    fh, fw = frame.shape[:2]
+    x1, y1 = int(np.clip(np.floor(box[0]), 0, fw - 1)), int(np.clip(np.floor(box[1]), 0, fh - 1))
+    x2, y2 = int(np.clip(np.ceil(box[2]), x1 + 1, fw)), int(np.clip(np.ceil(box[3]), y1 + 1, fh))
+    patch = frame[y1:y2, x1:x2]
+    if resize == "stretch":
+        out = cv2.resize(patch, (width, height), interpolation=cv2.INTER_LINEAR)
+    else:
+        scale = min(height / patch.shape[0], width / patch.shape[1])
+        new_w, new_h = max(1, round(patch.shape[1] * scale)), max(1, round(patch.shape[0] * scale))
+        out = np.zeros((height, width, 3), dtype=np.uint8)
+        top, left = (height - new_h) // 2, (width - new_w) // 2
+        out[top : top + new_h, left : left + new_w] = cv2.resize(patch, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    return cv2.cvtColor(out, cv2.COLOR_BGR2RGB)
+
+
+def quality(terms: dict[str, np.ndarray], weights: QualityWeights) -> np.ndarray:
+    w = asdict(weights)
+    total = sum(w.values())
+    if total <= 0:
+        raise CropsError("crops.weights must have a positive sum")
+    return (sum(w[name] * terms[name] for name in w) / total).astype(np.float32)
+
+
+def ranks(scores: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    order = np.lexsort((frames, -scores))
+    out = np.empty(len(scores), dtype=np.int64)
+    out[order] = np.arange(1, len(scores) + 1)
+    return out
+
+
+def extract_crops(video: str | Path, tracks: Tracks, settings: CropSettings, out: str | Path, video_id: str) -> int:
+    """Write ``final_crops.h5`` for the tracks of one video; returns the number of crops."""
+    if settings.resize not in RESIZE_MODES:
+        raise CropsError(f"crops.resize {settings.resize!r} unknown; use one of {', '.join(RESIZE_MODES)}")
+    rows = tracks.rows
+    info = probe(video)
+    if (info.width, info.height) != (tracks.meta.info.width, tracks.meta.info.height):
+        raise CropsError(
+            f"{video}: {info.width}x{info.height}, but its tracks.npz was made from a "
+            f"{tracks.meta.info.width}x{tracks.meta.info.height} video ({tracks.meta.source}); rerun 'track' for this video"
+        )
+    persons = persons_table(rows, settings.min_track_frames, settings.crops_per_person)
+    occluded = occlusion(rows)
+
+    # which rows become crops, and where each goes: frame -> [(track id, slot, row)]
+    chosen: dict[int, np.ndarray] = {}
+    by_frame: dict[int, list[tuple[int, int, int]]] = {}
+    for person in persons:
+        tid = int(person["track_id"])
+        track_rows = np.flatnonzero(rows.track_ids == tid)
+        track_rows = track_rows[np.argsort(rows.frames[track_rows], kind="stable")]
+        picked = track_rows[spread(len(track_rows), settings.crops_per_person)]
+        chosen[tid] = picked
+        for slot, row in enumerate(picked):
+            by_frame.setdefault(int(rows.frames[row]), []).append((tid, slot, int(row)))
+
+    meta = CropsMeta(
+        video=video_id, source=str(video), fps=tracks.meta.info.fps, frame_count=tracks.meta.info.frame_count,
+        crop_height=settings.height, crop_width=settings.width, resize=settings.resize, params=asdict(settings),
+    )
+    sharp = {tid: np.zeros(len(picked), dtype=np.float32) for tid, picked in chosen.items()}
+    last_needed = max(by_frame, default=-1)
+    started = time.monotonic()
+    with CropsWriter(out, meta, persons) as writer:
+        if by_frame:
+            reader = FrameReader(video, stop=last_needed + 1, wanted=by_frame)
+            for index, frame in reader:
+                for tid, slot, row in by_frame[index]:
+                    crop = cut(frame, rows.boxes[row], settings.height, settings.width, settings.resize)
+                    sharp[tid][slot] = sharpness(crop)
+                    writer.put_crop(tid, slot, crop)
+            if reader.frames_read <= last_needed:
+                raise CropsError(
+                    f"{video} has {reader.frames_read} frames, but its tracks.npz has detections up to frame "
+                    f"{last_needed}: the tracks belong to another video; rerun 'track' for this video"
+                )
+        for tid, picked in chosen.items():
+            boxes = rows.boxes[picked]
+            track_areas = np.prod(rows.boxes[rows.track_ids == tid, 2:] - rows.boxes[rows.track_ids == tid, :2], axis=1)
+            areas = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
+            ratio = areas / max(float(np.median(track_areas)), 1e-6)
+            aspect = (boxes[:, 3] - boxes[:, 1]) / np.maximum(boxes[:, 2] - boxes[:, 0], 1e-6)
+            cut_off = truncated(boxes, info.width, info.height, settings.border_margin)
+            terms = {
+                "confidence": rows.scores[picked],
+                "area": np.minimum(ratio, 1 / np.maximum(ratio, 1e-6)),
+                "aspect": np.exp(-0.5 * (np.log(np.maximum(aspect, 1e-6) / settings.aspect_target) / settings.aspect_sigma) ** 2),
+                "truncation": (~cut_off).astype(np.float32),
+                "sharpness": sharp[tid] / (sharp[tid] + settings.sharpness_scale),
+                "occlusion": 1 - occluded[picked],
+            }
+            q = quality(terms, settings.weights)
+            frames = rows.frames[picked]
+            writer.put_track(tid, frames, boxes, {
+                "confidence": rows.scores[picked].astype(np.float32),
+                "area_ratio": ratio.astype(np.float32),
+                "aspect": aspect.astype(np.float32),
+                "truncated": cut_off,
+                "sharpness": sharp[tid],
+                "occlusion": occluded[picked],
+                "quality": q,
+                "rank": ranks(q, frames),
+            })
+    n = sum(len(p) for p in chosen.values())
+    log.info("%d persons, %d crops, last frame read %d, %.1f s", len(persons), n, last_needed, time.monotonic() - started)
+    return n

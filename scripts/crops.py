@@ -1,0 +1,18 @@
+"""Snakemake adapter for rule ``crops``: see reidflow.crops."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  the workflow's own reidflow
+
+from reidflow import crops, formats, runtime
+
+
+def main(smk):
+    p = dict(smk.params.crops)
+    settings = crops.CropSettings(**{**p, "weights": crops.QualityWeights(**p.pop("weights"))})
+    tracks = formats.read_tracks(smk.input.tracks)
+    crops.extract_crops(smk.input.video, tracks, settings, smk.output.crops, smk.wildcards.video)
+
+
+runtime.run(snakemake, main)  # noqa: F821
