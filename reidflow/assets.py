@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import http.client
 import os
 import shutil
 import urllib.error
@@ -97,10 +98,15 @@ def _download(url: str, dest: Path, timeout: float) -> str:
     """Stream ``url`` into ``dest``; return the sha256 of what was written."""
     digest = hashlib.sha256()
     request = urllib.request.Request(url, headers={"User-Agent": "reidflow"})
+    written = 0
     with urllib.request.urlopen(request, timeout=timeout) as response, open(dest, "wb") as out:
+        expected = response.headers.get("Content-Length")
         for block in iter(lambda: response.read(1 << 20), b""):
             digest.update(block)
             out.write(block)
+            written += len(block)
+    if expected is not None and written != int(expected):
+        raise OSError(f"connection closed after {written} of {expected} bytes")
     return digest.hexdigest()
 
 
@@ -138,7 +144,7 @@ def fetch(
         with atomic_output(dest) as tmp:
             try:
                 got = _download(url, tmp, timeout)
-            except (urllib.error.URLError, OSError) as err:
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
                 raise AssetError(f"could not download {url} ({err}); offline? {hint}") from None
             if sha256 is not None and got != sha256:
                 raise AssetError(

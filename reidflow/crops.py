@@ -120,21 +120,22 @@ def sharpness(crop: np.ndarray) -> float:
     return float(std[0, 0]) ** 2
 
 
-def cut(frame: np.ndarray, box: np.ndarray, height: int, width: int, resize: str) -> np.ndarray:
-    """The box's pixels (BGR frame) as an RGB crop of height x width."""
+def cut(frame: np.ndarray, box: np.ndarray, height: int, width: int, resize: str) -> tuple[np.ndarray, float]:
+    """The box's pixels (BGR frame) as an RGB crop of height x width, and the sharpness of its image part."""
     fh, fw = frame.shape[:2]
     x1, y1 = int(np.clip(np.floor(box[0]), 0, fw - 1)), int(np.clip(np.floor(box[1]), 0, fh - 1))
     x2, y2 = int(np.clip(np.ceil(box[2]), x1 + 1, fw)), int(np.clip(np.ceil(box[3]), y1 + 1, fh))
     patch = frame[y1:y2, x1:x2]
     if resize == "stretch":
-        out = cv2.resize(patch, (width, height), interpolation=cv2.INTER_LINEAR)
-    else:
-        scale = min(height / patch.shape[0], width / patch.shape[1])
-        new_w, new_h = max(1, round(patch.shape[1] * scale)), max(1, round(patch.shape[0] * scale))
-        out = np.zeros((height, width, 3), dtype=np.uint8)
-        top, left = (height - new_h) // 2, (width - new_w) // 2
-        out[top : top + new_h, left : left + new_w] = cv2.resize(patch, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    return cv2.cvtColor(out, cv2.COLOR_BGR2RGB)
+        out = cv2.cvtColor(cv2.resize(patch, (width, height), interpolation=cv2.INTER_LINEAR), cv2.COLOR_BGR2RGB)
+        return out, sharpness(out)
+    scale = min(height / patch.shape[0], width / patch.shape[1])
+    new_w, new_h = max(1, round(patch.shape[1] * scale)), max(1, round(patch.shape[0] * scale))
+    resized = cv2.cvtColor(cv2.resize(patch, (new_w, new_h), interpolation=cv2.INTER_LINEAR), cv2.COLOR_BGR2RGB)
+    out = np.zeros((height, width, 3), dtype=np.uint8)
+    top, left = (height - new_h) // 2, (width - new_w) // 2
+    out[top : top + new_h, left : left + new_w] = resized
+    return out, sharpness(resized)  # not across the padding edge
 
 
 def quality(terms: dict[str, np.ndarray], weights: QualityWeights) -> np.ndarray:
@@ -190,8 +191,7 @@ def extract_crops(video: str | Path, tracks: Tracks, settings: CropSettings, out
             reader = FrameReader(video, stop=last_needed + 1, wanted=by_frame)
             for index, frame in reader:
                 for tid, slot, row in by_frame[index]:
-                    crop = cut(frame, rows.boxes[row], settings.height, settings.width, settings.resize)
-                    sharp[tid][slot] = sharpness(crop)
+                    crop, sharp[tid][slot] = cut(frame, rows.boxes[row], settings.height, settings.width, settings.resize)
                     writer.put_crop(tid, slot, crop)
             if reader.frames_read <= last_needed:
                 raise CropsError(

@@ -26,7 +26,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -156,20 +158,24 @@ def read_tracks(path: str | os.PathLike) -> Tracks:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in ("frames", "track_ids", "boxes", "scores", "meta")}
+        raw = json.loads(str(arrays["meta"]))
     except FileNotFoundError:
         raise FormatError(f"{path}: file not found; run the workflow's 'track' rule to create it") from None
-    except (KeyError, ValueError, OSError) as err:
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile) as err:  # JSONDecodeError is a ValueError
         raise FormatError(f"{path}: not a reidflow tracks.npz file ({err}); delete it and rerun 'track'") from None
-    raw = json.loads(str(arrays["meta"]))
     version = raw.get("format_version")
     if version != TRACKS_FORMAT_VERSION:
         raise FormatError(
             f"{path}: tracks format version {version}, this reidflow reads version {TRACKS_FORMAT_VERSION}; "
             "delete the file and rerun 'track'"
         )
-    raw["info"] = VideoInfo(**raw["info"])
+    try:
+        raw["info"] = VideoInfo(**raw["info"])
+        meta = TracksMeta(**raw)
+    except (KeyError, TypeError) as err:
+        raise FormatError(f"{path}: damaged tracks.npz metadata ({err}); delete it and rerun 'track'") from None
     rows = TrackRows(arrays["frames"], arrays["track_ids"], arrays["boxes"], arrays["scores"])
-    return Tracks(rows=rows, meta=TracksMeta(**raw))
+    return Tracks(rows=rows, meta=meta)
 
 
 def write_mot(path: str | os.PathLike, rows: TrackRows) -> None:
@@ -253,7 +259,17 @@ class CropsWriter:
 
         self._atomic = atomic_output(self._path)
         tmp = self._atomic.__enter__()
-        self._file = h5py.File(tmp, "w")
+        try:
+            self._file = h5py.File(tmp, "w")
+            self._create()
+        except BaseException:
+            if hasattr(self, "_file"):
+                self._file.close()
+            self._atomic.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def _create(self) -> None:
         attrs = {k: v for k, v in asdict(self._meta).items() if k != "params"}
         self._file.attrs.update(attrs)
         self._file.attrs["params"] = json.dumps(self._meta.params, sort_keys=True)
@@ -267,7 +283,6 @@ class CropsWriter:
                 "crops", shape=(k, h, w, 3), dtype=np.uint8, chunks=(1, h, w, 3) if k else None,
                 **(CROP_COMPRESSION if k else {}),
             )
-        return self
 
     def put_crop(self, track_id: int, slot: int, image: np.ndarray) -> None:
         self._crops[track_id][slot] = image
@@ -280,7 +295,11 @@ class CropsWriter:
             group.create_dataset(name, data=metrics[name])
 
     def __exit__(self, *exc) -> None:
-        self._file.close()
+        try:
+            self._file.close()  # flushes the last compressed chunks, which can fail (disk full)
+        except BaseException:
+            self._atomic.__exit__(*sys.exc_info())
+            raise
         self._atomic.__exit__(*exc)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections.abc import Callable
 
@@ -15,6 +16,8 @@ def run(snakemake, main: Callable[[object], None]) -> None:
     A ``ReidflowError`` ends the job with its one-line message (it names the file and the fix) instead
     of a traceback; any other exception keeps its traceback in the log.
     """
+    # A job killed by Snakemake or SLURM exits through Python, so temporary outputs get removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if snakemake.log:
         handlers.append(logging.FileHandler(snakemake.log[0], mode="w"))

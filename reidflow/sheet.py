@@ -36,8 +36,9 @@ def load_videos(sheet: str | Path, producible: Collection[str] = ()) -> dict[str
     if not sheet.is_file():
         raise SheetError(f"{sheet}: video sheet not found; create it (columns: video, path[, gt]) or set 'videos' in the config")
     with open(sheet, newline="") as fh:
-        lines = [line for line in fh if line.strip() and not line.lstrip().startswith("#")]
-    reader = csv.reader(lines, delimiter="\t")
+        numbered = [(no, line) for no, line in enumerate(fh, start=1) if line.strip() and not line.lstrip().startswith("#")]
+    line_numbers = [no for no, _ in numbered]
+    reader = csv.reader((line for _, line in numbered), delimiter="\t")
     header = next(reader, None)
     if header is None:
         raise SheetError(f"{sheet}: empty video sheet; add a header 'video<TAB>path' and one row per video")
@@ -55,8 +56,8 @@ def load_videos(sheet: str | Path, producible: Collection[str] = ()) -> dict[str
         raise SheetError(f"{sheet}: " + "; ".join(problems))
 
     videos: dict[str, VideoEntry] = {}
-    for rowno, row in enumerate(reader, start=2):
-        where = f"{sheet}: row {rowno}"
+    for rowno, row in zip(line_numbers[1:], reader):
+        where = f"{sheet}: line {rowno}"
         if len(row) != len(header):
             problems.append(f"{where}: {len(row)} fields, the header has {len(header)} (separate fields with tabs)")
             continue

@@ -181,7 +181,7 @@ class TorchPersonDetector:
         s = self.settings
         results = self.model.predict(
             list(frames), imgsz=s.imgsz, conf=s.conf, iou=s.iou, max_det=s.max_det, classes=[PERSON_CLASS],
-            device=self.device, half=s.half and self.device.startswith("cuda"), verbose=False,
+            device=self.device, half=s.half and self.device != "cpu", verbose=False,
         )
         return [r.boxes.data[:, :5].cpu().numpy().astype(np.float32) for r in results]
 
@@ -242,8 +242,8 @@ def track_video(
     """
     from ultralytics.engine.results import Boxes
 
-    reader = FrameReader(video, stride=vid_stride, stop=stop)
     tracker = make_tracker(params)
+    reader = FrameReader(video, stride=vid_stride, stop=stop)
     expected = reader.info.frame_count or None
     parts: list[TrackRows] = []
     started = last_report = time.monotonic()
@@ -270,7 +270,7 @@ def track_video(
             now = time.monotonic()
             if now - last_report >= 10:
                 last_report = now
-                total = f"/{expected // vid_stride}" if expected else ""
+                total = f"/{-(-expected // vid_stride)}" if expected else ""
                 log.info("frame %d: %d%s frames processed, %.1f frames/s", item[0], done, total, done / (now - started))
     if pending:
         flush(pending)

@@ -120,3 +120,27 @@ def test_concurrent_jobs_download_once(server, tmp_path):
     assert set(results) == {str(dest)}
     assert assets.sha256_file(dest) == sha
     assert hits["/w.pt"] == 1
+
+
+def test_truncated_download_is_not_kept(tmp_path):
+    """Without a known checksum, a connection that drops early must still not leave a file behind."""
+
+    class Short(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"x" * 1000)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Short)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    dest = tmp_path / "models" / "w.pt"
+    try:
+        with pytest.raises(AssetError, match="could not download"):
+            assets.fetch(dest, f"http://127.0.0.1:{httpd.server_address[1]}/w.pt", None, timeout=5, log=lambda _: None)
+    finally:
+        httpd.shutdown()
+    assert not dest.exists()

@@ -62,3 +62,8 @@ def test_bad_id_and_field_count_reported_together(tmp_path, video):
 def test_empty_sheet(tmp_path):
     with pytest.raises(SheetError, match="no videos"):
         load_videos(write(tmp_path, "video\tpath\n"))
+
+
+def test_errors_name_the_real_line(tmp_path, video):
+    with pytest.raises(SheetError, match="line 4: duplicate video id 'a'"):
+        load_videos(write(tmp_path, f"video\tpath\n# comment\na\t{video}\na\t{video}\n"))
