@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from reidflow import ReidflowError
-from reidflow.formats import CropsMeta, CropsWriter, PERSONS_DTYPE, TrackRows, Tracks
+from reidflow.formats import PERSONS_DTYPE, CropsMeta, TrackRows, Tracks, open_crops_writer
 from reidflow.video import FrameReader, probe
 
 log = logging.getLogger(__name__)
@@ -64,15 +64,20 @@ class CropSettings:
     weights: QualityWeights = field(default_factory=QualityWeights)
 
 
-def persons_table(rows: TrackRows, min_frames: int, crops_per_person: int) -> np.ndarray:
+def rows_by_track(rows: TrackRows) -> dict[int, np.ndarray]:
+    """Row indices of each track in frame order, from one sort (no per-track scan of all rows)."""
+    order = np.lexsort((rows.frames, rows.track_ids))
+    ids, starts = np.unique(rows.track_ids[order], return_index=True)
+    return {int(t): part for t, part in zip(ids, np.split(order, starts[1:]))}
+
+
+def persons_table(rows: TrackRows, by_track: dict[int, np.ndarray], min_frames: int, crops_per_person: int) -> np.ndarray:
     """Kept tracks, longest-seen first (ties: earlier first appearance, then id)."""
-    ids, counts = np.unique(rows.track_ids, return_counts=True)
-    table = []
-    for tid, n in zip(ids, counts):
-        if n < min_frames:
-            continue
-        frames = rows.frames[rows.track_ids == tid]
-        table.append((tid, frames.min(), frames.max(), n, min(n, crops_per_person)))
+    table = [
+        (tid, rows.frames[idx[0]], rows.frames[idx[-1]], len(idx), min(len(idx), crops_per_person))
+        for tid, idx in by_track.items()
+        if len(idx) >= min_frames
+    ]
     table.sort(key=lambda p: (-p[3], p[1], p[0]))
     return np.array(table, dtype=PERSONS_DTYPE)
 
@@ -164,7 +169,8 @@ def extract_crops(video: str | Path, tracks: Tracks, settings: CropSettings, out
             f"{video}: {info.width}x{info.height}, but its tracks.npz was made from a "
             f"{tracks.meta.info.width}x{tracks.meta.info.height} video ({tracks.meta.source}); rerun 'track' for this video"
         )
-    persons = persons_table(rows, settings.min_track_frames, settings.crops_per_person)
+    by_track = rows_by_track(rows)
+    persons = persons_table(rows, by_track, settings.min_track_frames, settings.crops_per_person)
     occluded = occlusion(rows)
 
     # which rows become crops, and where each goes: frame -> [(track id, slot, row)]
@@ -172,9 +178,7 @@ def extract_crops(video: str | Path, tracks: Tracks, settings: CropSettings, out
     by_frame: dict[int, list[tuple[int, int, int]]] = {}
     for person in persons:
         tid = int(person["track_id"])
-        track_rows = np.flatnonzero(rows.track_ids == tid)
-        track_rows = track_rows[np.argsort(rows.frames[track_rows], kind="stable")]
-        picked = track_rows[spread(len(track_rows), settings.crops_per_person)]
+        picked = by_track[tid][spread(len(by_track[tid]), settings.crops_per_person)]
         chosen[tid] = picked
         for slot, row in enumerate(picked):
             by_frame.setdefault(int(rows.frames[row]), []).append((tid, slot, int(row)))
@@ -186,7 +190,7 @@ def extract_crops(video: str | Path, tracks: Tracks, settings: CropSettings, out
     sharp = {tid: np.zeros(len(picked), dtype=np.float32) for tid, picked in chosen.items()}
     last_needed = max(by_frame, default=-1)
     started = time.monotonic()
-    with CropsWriter(out, meta, persons) as writer:
+    with open_crops_writer(out, meta, persons) as writer:
         if by_frame:
             reader = FrameReader(video, stop=last_needed + 1, wanted=by_frame)
             for index, frame in reader:
@@ -200,7 +204,8 @@ def extract_crops(video: str | Path, tracks: Tracks, settings: CropSettings, out
                 )
         for tid, picked in chosen.items():
             boxes = rows.boxes[picked]
-            track_areas = np.prod(rows.boxes[rows.track_ids == tid, 2:] - rows.boxes[rows.track_ids == tid, :2], axis=1)
+            track_boxes = rows.boxes[by_track[tid]]
+            track_areas = np.prod(track_boxes[:, 2:] - track_boxes[:, :2], axis=1)
             areas = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
             ratio = areas / max(float(np.median(track_areas)), 1e-6)
             aspect = (boxes[:, 3] - boxes[:, 1]) / np.maximum(boxes[:, 2] - boxes[:, 0], 1e-6)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -247,36 +246,18 @@ class TrackCrops:
 class CropsWriter:
     """Writes final_crops.h5 crop by crop, so memory holds a few frames, not every crop.
 
-    Use as a context manager: the file appears under its name only when the block succeeds.
+    Made by ``open_crops_writer``, which owns the file.
     """
 
-    def __init__(self, path: str | os.PathLike, meta: CropsMeta, persons: np.ndarray):
-        self._path, self._meta, self._persons = Path(path), meta, persons
+    def __init__(self, file: Any, meta: CropsMeta, persons: np.ndarray):
+        self._file = file
+        file.attrs.update({k: v for k, v in asdict(meta).items() if k != "params"})
+        file.attrs["params"] = json.dumps(meta.params, sort_keys=True)
+        file.create_dataset("persons", data=persons.astype(PERSONS_DTYPE))
+        tracks = file.create_group("tracks")
+        h, w = meta.crop_height, meta.crop_width
         self._crops: dict[int, Any] = {}
-
-    def __enter__(self) -> CropsWriter:
-        import h5py
-
-        self._atomic = atomic_output(self._path)
-        tmp = self._atomic.__enter__()
-        try:
-            self._file = h5py.File(tmp, "w")
-            self._create()
-        except BaseException:
-            if hasattr(self, "_file"):
-                self._file.close()
-            self._atomic.__exit__(*sys.exc_info())
-            raise
-        return self
-
-    def _create(self) -> None:
-        attrs = {k: v for k, v in asdict(self._meta).items() if k != "params"}
-        self._file.attrs.update(attrs)
-        self._file.attrs["params"] = json.dumps(self._meta.params, sort_keys=True)
-        self._file.create_dataset("persons", data=self._persons.astype(PERSONS_DTYPE))
-        tracks = self._file.create_group("tracks")
-        h, w = self._meta.crop_height, self._meta.crop_width
-        for person in self._persons:
+        for person in persons:
             k = int(person["crops_kept"])
             group = tracks.create_group(str(int(person["track_id"])))
             self._crops[int(person["track_id"])] = group.create_dataset(
@@ -294,13 +275,14 @@ class CropsWriter:
         for name in CROP_METRICS:
             group.create_dataset(name, data=metrics[name])
 
-    def __exit__(self, *exc) -> None:
-        try:
-            self._file.close()  # flushes the last compressed chunks, which can fail (disk full)
-        except BaseException:
-            self._atomic.__exit__(*sys.exc_info())
-            raise
-        self._atomic.__exit__(*exc)
+
+@contextlib.contextmanager
+def open_crops_writer(path: str | os.PathLike, meta: CropsMeta, persons: np.ndarray) -> Iterator[CropsWriter]:
+    """The file appears under its name only when the block succeeds and the HDF5 file closed cleanly."""
+    import h5py
+
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as file:
+        yield CropsWriter(file, meta, persons)
 
 
 class CropsReader:
