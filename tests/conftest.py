@@ -44,7 +44,7 @@ def models_dir() -> Path:
         for name in ("yolov8n.pt", "osnet_x0_25_msmt17.pth"):
             assets.fetch(target / name, registry[name].url, registry[name].sha256)
     except assets.AssetError as err:
-        missing(f"no ../shared/models and the download failed: {err}")
+        missing(f"no {SHARED}/models (set REIDFLOW_SHARED to the shared assets) and the download failed: {err}")
     return target
 
 
@@ -57,7 +57,7 @@ def vtest_video() -> Path:
     try:
         return assets.fetch(target, assets.DEMO_VIDEO_URL, assets.DEMO_VIDEO_SHA256, local_copies=assets.DEMO_VIDEO_LOCAL)
     except assets.AssetError as err:
-        missing(f"no ../shared and the demo video could not be fetched: {err}")
+        missing(f"no {SHARED} (set REIDFLOW_SHARED) and the demo video could not be fetched: {err}")
 
 
 @pytest.fixture(scope="session")
