@@ -338,3 +338,269 @@ class CropsReader:
 def _plain(value: Any) -> Any:
     """HDF5 attributes come back as NumPy scalars; the dataclasses hold plain Python values."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+FEATURES_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FeaturesMeta:
+    video: str
+    model: str
+    weights: str
+    weights_sha256: str
+    input_height: int
+    input_width: int
+    feature_dim: int
+    format_version: int = FEATURES_FORMAT_VERSION
+
+
+@dataclass(frozen=True)
+class Features:
+    """Per track a float32 (K, D) matrix of unit-length features, row i = crop i of that track in final_crops.h5.
+
+    ``by_track`` keeps the order of final_crops.h5's persons table (longest-seen first).
+    """
+
+    meta: FeaturesMeta
+    by_track: dict[int, np.ndarray]
+
+    @property
+    def track_ids(self) -> list[int]:
+        return list(self.by_track)
+
+
+def write_features(path: str | os.PathLike, features: Features) -> None:
+    import h5py
+
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as file:
+        file.attrs.update(asdict(features.meta))
+        file.create_dataset("track_ids", data=np.asarray(features.track_ids, dtype=np.int64))
+        group = file.create_group("tracks")
+        dim = features.meta.feature_dim
+        for track_id, matrix in features.by_track.items():
+            matrix = np.asarray(matrix, dtype=np.float32)
+            if matrix.ndim != 2 or matrix.shape[1] != dim:
+                raise ValueError(f"track {track_id}: features of shape {matrix.shape}, expected (K, {dim})")
+            group.create_dataset(f"{int(track_id)}/features", data=matrix)
+
+
+def read_features(path: str | os.PathLike) -> Features:
+    import h5py
+
+    path = Path(path)
+    hint = "delete it and rerun 'features'"
+    try:
+        with h5py.File(path, "r") as file:
+            attrs = {k: _plain(v) for k, v in file.attrs.items()}
+            if attrs.get("format_version") != FEATURES_FORMAT_VERSION:
+                raise FormatError(
+                    f"{path}: features format version {attrs.get('format_version')}, this reidflow reads version "
+                    f"{FEATURES_FORMAT_VERSION}; {hint}"
+                )
+            meta = FeaturesMeta(**{k: v for k, v in attrs.items() if k in FeaturesMeta.__dataclass_fields__})
+            by_track = {int(t): file["tracks"][str(int(t))]["features"][()] for t in file["track_ids"][()]}
+    except FileNotFoundError:
+        raise FormatError(f"{path}: file not found; run the workflow's 'features' rule to create it") from None
+    except (OSError, KeyError, TypeError) as err:
+        raise FormatError(f"{path}: not a reidflow features.h5 file ({err}); {hint}") from None
+    return Features(meta=meta, by_track=by_track)
+
+
+# JSON stages: similarity.json, clusters.json, evaluation.json. Track ids are the tracker's ids within one
+# video; matrices are lists of rows in ``track_ids`` order.
+SIMILARITY_FORMAT_VERSION = 1
+CLUSTERS_FORMAT_VERSION = 1
+EVALUATION_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SimilarPair:
+    a: int
+    b: int
+    similarity: float
+    cooccurrence: int
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Off-diagonal similarities: a healthy model spreads them; a collapsed one puts them all near 1."""
+
+    count: int
+    min: float | None
+    max: float | None
+    mean: float | None
+    std: float | None
+    histogram_edges: list[float]
+    histogram_counts: list[int]
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """``similarity.json``: track × track similarity aggregated over all crop pairs.
+
+    matrix        (N, N) float, symmetric; cooccurrence (N, N) int frames where both tracks are present
+    pairs         pairs with similarity >= threshold, most similar first
+    params        the aggregation's own knobs (e.g. ``topk``)
+    """
+
+    video: str
+    track_ids: list[int]
+    aggregation: str
+    params: dict[str, Any]
+    threshold: float
+    matrix: np.ndarray
+    cooccurrence: np.ndarray
+    pairs: list[SimilarPair]
+    distribution: Distribution
+    format_version: int = SIMILARITY_FORMAT_VERSION
+
+
+@dataclass(frozen=True)
+class Identity:
+    id: int
+    members: list[int]  # track ids, longest-seen first
+    representative: int  # the member track shown first (most crops / best quality)
+    frames_covered: int  # distinct frames in which any member is present
+    mean_similarity: float | None  # mean pairwise similarity of the members; None for a single track
+
+
+@dataclass(frozen=True)
+class Merge:
+    """One merge step: two groups of tracks joined at ``similarity``; ``decided_by`` is "clustering" or "person"."""
+
+    left: list[int]
+    right: list[int]
+    similarity: float
+    decided_by: str
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """A pair above the recommend threshold left in different identities, and why.
+
+    ``reason``: "cooccurrence_veto" (seen in the same frame), "below_threshold" (linkage kept them apart)
+    or "split_by_person" (an override split them).
+    """
+
+    a: int
+    b: int
+    similarity: float
+    cooccurrence: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """``clusters.json``: identities, the merges that made them, and merge recommendations for a person.
+
+    params     linkage, distance_threshold, cooccurrence_veto, recommend_threshold
+    overrides  the person's decisions applied for this video: {"merge": [[a, b], ...], "split": [[a, b], ...]}
+    """
+
+    video: str
+    params: dict[str, Any]
+    overrides: dict[str, list[list[int]]]
+    identities: list[Identity]
+    merges: list[Merge]
+    recommendations: list[Recommendation]
+    format_version: int = CLUSTERS_FORMAT_VERSION
+
+    def identity_of(self) -> dict[int, int]:
+        return {track: identity.id for identity in self.identities for track in identity.members}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """``evaluation.json``: MOT scores of the raw tracks and of the tracks relabelled by identity.
+
+    ``raw`` and ``merged`` hold mota, idf1, id_switches, num_ids, precision, recall.
+    """
+
+    video: str
+    ground_truth: str
+    frames: int
+    iou_threshold: float
+    raw: dict[str, float]
+    merged: dict[str, float]
+    format_version: int = EVALUATION_FORMAT_VERSION
+
+
+def write_similarity(path: str | os.PathLike, similarity: Similarity) -> None:
+    _write_json(path, similarity)
+
+
+def read_similarity(path: str | os.PathLike) -> Similarity:
+    raw = _read_json(path, "similarity", SIMILARITY_FORMAT_VERSION)
+    n = len(raw["track_ids"])
+    raw["matrix"] = np.asarray(raw["matrix"], dtype=np.float64).reshape(n, n)
+    raw["cooccurrence"] = np.asarray(raw["cooccurrence"], dtype=np.int64).reshape(n, n)
+    raw["pairs"] = [SimilarPair(**p) for p in raw["pairs"]]
+    raw["distribution"] = Distribution(**raw["distribution"])
+    return _build(path, "similarity", Similarity, raw)
+
+
+def write_clusters(path: str | os.PathLike, clusters: Clusters) -> None:
+    _write_json(path, clusters)
+
+
+def read_clusters(path: str | os.PathLike) -> Clusters:
+    raw = _read_json(path, "cluster", CLUSTERS_FORMAT_VERSION)
+    raw["identities"] = [Identity(**i) for i in raw["identities"]]
+    raw["merges"] = [Merge(**m) for m in raw["merges"]]
+    raw["recommendations"] = [Recommendation(**r) for r in raw["recommendations"]]
+    return _build(path, "cluster", Clusters, raw)
+
+
+def write_evaluation(path: str | os.PathLike, evaluation: Evaluation) -> None:
+    _write_json(path, evaluation)
+
+
+def read_evaluation(path: str | os.PathLike) -> Evaluation:
+    return _build(path, "evaluate", Evaluation, _read_json(path, "evaluate", EVALUATION_FORMAT_VERSION))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _write_json(path: str | os.PathLike, record: Any) -> None:
+    # asdict would deep-copy the matrices; a shallow field walk is enough (nested records are dataclasses too)
+    def plain(value: Any) -> Any:
+        if hasattr(value, "__dataclass_fields__"):
+            return {name: plain(getattr(value, name)) for name in value.__dataclass_fields__}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return _jsonable(value)
+
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(plain(record), indent=1, allow_nan=False) + "\n")
+
+
+def _read_json(path: str | os.PathLike, rule: str, version: int) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FormatError(f"{path}: file not found; run the workflow's '{rule}' rule to create it") from None
+    except (ValueError, OSError) as err:
+        raise FormatError(f"{path}: not a JSON file ({err}); delete it and rerun '{rule}'") from None
+    if not isinstance(raw, dict) or raw.get("format_version") != version:
+        found = raw.get("format_version") if isinstance(raw, dict) else None
+        raise FormatError(f"{path}: format version {found}, this reidflow reads version {version}; delete it and rerun '{rule}'")
+    return raw
+
+
+def _build(path: str | os.PathLike, rule: str, cls: type, raw: dict[str, Any]) -> Any:
+    try:
+        return cls(**raw)
+    except TypeError as err:
+        raise FormatError(f"{path}: damaged file ({err}); delete it and rerun '{rule}'") from None
