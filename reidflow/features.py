@@ -1,0 +1,249 @@
+"""Stage 3, ``features``: one torchreid feature per crop, batched, L2-normalised, never averaged.
+
+The model is any torchreid architecture by name, built without pretrained downloads and loaded from a
+local weights file: classifier keys are dropped (their size depends on the training set), every other
+key must match. Crops are preprocessed as tensors in batches (RGB, the model's input size, ImageNet
+mean/std). On CPU the network runs as an in-memory ONNX Runtime export of the loaded model (about twice
+as fast as eager PyTorch on CPU; ``bench/features.py``); on CUDA as PyTorch, in fp16 if ``half``.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import pickle
+import time
+import warnings
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from reidflow import ReidflowError
+from reidflow.formats import CropsReader, Features, FeaturesMeta
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "onnx", "torch")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+CLASSIFIER_PREFIX = "classifier."
+
+# An embedder maps a uint8 batch (B, H, W, 3) RGB to float32 (B, D) unit-length features.
+Embedder = Callable[[np.ndarray], np.ndarray]
+
+
+class FeaturesError(ReidflowError):
+    pass
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    model: str = "osnet_x0_25"
+    device: str = "auto"
+    half: bool = True
+    batch_size: int = 64
+    backend: str = "auto"
+    height: int = 256
+    width: int = 128
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    if device.isdigit():
+        return f"cuda:{device}"
+    return device
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Tensors of a weights file; accepts a plain state dict, a torchreid checkpoint and DataParallel names."""
+    path = Path(path)
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise FeaturesError(f"{path}: weights file not found; set features.weights or models_dir") from None
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
+        raise FeaturesError(
+            f"{path}: cannot read the weights ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
+            "the file is truncated or not a PyTorch state dict: delete it and fetch it again"
+        ) from None
+    if isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
+        loaded = loaded["state_dict"]  # torchreid's training checkpoints
+    if not isinstance(loaded, dict) or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
+        raise FeaturesError(f"{path}: not a state dict of tensors; give the weights file of a torchreid model")
+    return {k.removeprefix("module."): v for k, v in loaded.items()}
+
+
+def build_model(name: str, weights: str | Path) -> torch.nn.Module:
+    """The torchreid model ``name`` in eval mode with ``weights``; never left with random weights."""
+    from torchreid.reid import models
+
+    if name not in models.__model_factory:
+        raise FeaturesError(f"unknown torchreid model {name!r} (features.model); known: {', '.join(sorted(models.__model_factory))}")
+    model = models.build_model(name, num_classes=1, pretrained=False)  # pretrained=True would download
+    state = {k: v for k, v in read_state_dict(weights).items() if not k.startswith(CLASSIFIER_PREFIX)}
+    expected = {k: v for k, v in model.state_dict().items() if not k.startswith(CLASSIFIER_PREFIX)}
+    missing = [k for k in expected if k not in state and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in state if k not in expected]
+    wrong_shape = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items() if k in state and state[k].shape != v.shape
+    ]
+    if missing or unexpected or wrong_shape:
+        problems = [
+            f"{len(items)} {what} (e.g. {', '.join(items[:3])})"
+            for what, items in (("missing keys", missing), ("unexpected keys", unexpected), ("keys of another shape", wrong_shape))
+            if items
+        ]
+        raise FeaturesError(
+            f"{weights}: these weights do not fit torchreid model {name!r}: {'; '.join(problems)}. "
+            f"Set features.model to the file's architecture, or features.weights to weights for {name}"
+        )
+    model.load_state_dict(state, strict=False)  # only the classifier is left out, checked above
+    return model.eval()
+
+
+def feature_dim(model: torch.nn.Module, height: int, width: int) -> int:
+    dim = getattr(model, "feature_dim", None)
+    if isinstance(dim, int):
+        return dim
+    with torch.inference_mode():
+        return int(model(torch.zeros(1, 3, height, width)).shape[1])
+
+
+def preprocess(batch: np.ndarray, height: int, width: int) -> torch.Tensor:
+    """uint8 (B, h, w, 3) RGB -> normalised float32 (B, 3, height, width), resized only if sizes differ."""
+    x = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float().div_(255.0)
+    if x.shape[2:] != (height, width):
+        x = torch.nn.functional.interpolate(x, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return x.sub_(mean).div_(std).contiguous()
+
+
+def normalise(features: np.ndarray) -> np.ndarray:
+    features = features.astype(np.float32, copy=False)
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    return features / np.maximum(norms, 1e-12)
+
+
+def torch_embedder(model: torch.nn.Module, device: str, half: bool, height: int, width: int) -> Embedder:
+    half = half and device.startswith("cuda")  # fp16 only where it is fast and supported
+    model = model.to(device)
+    if half:
+        model = model.half()
+
+    def embed(batch: np.ndarray) -> np.ndarray:
+        x = preprocess(batch, height, width).to(device, non_blocking=True)
+        with torch.inference_mode():
+            out = model(x.half() if half else x)
+        return normalise(out.float().cpu().numpy())
+
+    return embed
+
+
+def onnx_embedder(model: torch.nn.Module, threads: int, height: int, width: int) -> Embedder:
+    """Export the loaded model to ONNX in memory and run it with ONNX Runtime on the CPU."""
+    import onnxruntime as ort
+
+    buffer = io.BytesIO()
+    started = time.perf_counter()
+    with warnings.catch_warnings():  # tracer notes about Python branches in the model's forward: expected
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            model,
+            (torch.zeros(1, 3, height, width),),
+            buffer,
+            input_names=["images"],
+            output_names=["features"],
+            dynamic_axes={"images": {0: "batch"}, "features": {0: "batch"}},
+            dynamo=False,
+        )
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+    log.info("ONNX export of the ReID model: %.1f s", time.perf_counter() - started)
+
+    def embed(batch: np.ndarray) -> np.ndarray:
+        return normalise(session.run(None, {"images": preprocess(batch, height, width).numpy()})[0])
+
+    return embed
+
+
+def build_embedder(model: torch.nn.Module, settings: FeatureSettings, threads: int) -> Embedder:
+    if settings.backend not in BACKENDS:
+        raise FeaturesError(f"features.backend must be one of {BACKENDS}, got {settings.backend!r}")
+    torch.set_num_threads(threads)
+    device = resolve_device(settings.device)
+    backend = settings.backend if settings.backend != "auto" else ("onnx" if device == "cpu" else "torch")
+    if backend == "onnx" and device != "cpu":
+        raise FeaturesError(f"the onnx backend runs on the CPU only, but features.device is {device!r}; use backend torch")
+    log.info("ReID %s on %s (%s backend, batch %d)", settings.model, device, backend, settings.batch_size)
+    if backend == "onnx":
+        return onnx_embedder(model, threads, settings.height, settings.width)
+    return torch_embedder(model, device, settings.half, settings.height, settings.width)
+
+
+def embed_in_batches(tracks: Iterable[tuple[int, np.ndarray]], embed: Embedder, batch_size: int) -> dict[int, np.ndarray]:
+    """Features of every crop of every track, batches filled across track boundaries, crop order kept."""
+    parts: dict[int, list[np.ndarray]] = {}
+    pending: list[tuple[int, np.ndarray]] = []  # (track id, crops) slices waiting for a full batch
+    pending_count = 0
+
+    def flush() -> None:
+        nonlocal pending, pending_count
+        features = embed(np.concatenate([crops for _, crops in pending]))
+        start = 0
+        for track_id, crops in pending:
+            parts[track_id].append(features[start : start + len(crops)])
+            start += len(crops)
+        pending, pending_count = [], 0
+
+    for track_id, crops in tracks:
+        parts[track_id] = []
+        for piece in _split(crops, batch_size):
+            take = min(len(piece), batch_size - pending_count)
+            pending.append((track_id, piece[:take]))
+            pending_count += take
+            if pending_count == batch_size:
+                flush()
+            if take < len(piece):
+                pending.append((track_id, piece[take:]))
+                pending_count += len(piece) - take
+    if pending_count:
+        flush()
+    return {t: np.concatenate(p) if p else np.zeros((0, 0), np.float32) for t, p in parts.items()}
+
+
+def _split(crops: np.ndarray, size: int) -> Iterator[np.ndarray]:
+    for start in range(0, len(crops), size):
+        yield crops[start : start + size]
+
+
+def extract_features(crops_path: str | Path, weights: str | Path, weights_sha256: str, settings: FeatureSettings, threads: int) -> Features:
+    """Features of every crop in final_crops.h5, per track in the file's order."""
+    model = build_model(settings.model, weights)
+    dim = feature_dim(model, settings.height, settings.width)
+    with CropsReader(crops_path) as reader:
+        track_ids = reader.track_ids
+        embed = build_embedder(model, settings, threads) if track_ids else None
+        started = time.perf_counter()
+        tracks = ((t, reader.read(t).crops) for t in track_ids)
+        by_track = embed_in_batches(tracks, embed, settings.batch_size) if embed else {}
+        crops = sum(len(f) for f in by_track.values())
+        log.info("%d crops of %d tracks in %.1f s", crops, len(track_ids), time.perf_counter() - started)
+        meta = FeaturesMeta(
+            video=reader.meta.video,
+            model=settings.model,
+            weights=Path(weights).name,
+            weights_sha256=weights_sha256,
+            input_height=settings.height,
+            input_width=settings.width,
+            feature_dim=dim,
+        )
+    return Features(meta=meta, by_track={t: by_track[t].reshape(-1, dim) for t in track_ids})

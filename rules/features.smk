@@ -1,0 +1,18 @@
+rule features:
+    input:
+        crops="results/{video}/final_crops.h5",
+        weights=REID_WEIGHTS,
+        code=library("features"),
+    output:
+        features="results/{video}/features.h5",
+    log:
+        "logs/features/{video}.log",
+    benchmark:
+        "benchmarks/features/{video}.tsv"
+    conda:
+        "../envs/track.yaml"
+    threads: config["features"]["threads"]
+    params:
+        features=stage_params("features", FEATURE_KEYS),
+    script:
+        "../scripts/features.py"
