@@ -13,6 +13,9 @@ include: "rules/common.smk"
 include: "rules/models.smk"
 include: "rules/track.smk"
 include: "rules/crops.smk"
+include: "rules/features.smk"
+include: "rules/similarity.smk"
+include: "rules/report.smk"
 
 
 rule all:

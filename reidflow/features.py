@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reidflow import ReidflowError
+from reidflow import ReidflowError, gpu
 from reidflow.formats import CropsReader, Features, FeaturesMeta
 
 log = logging.getLogger(__name__)
@@ -49,14 +49,6 @@ class FeatureSettings:
     backend: str = "auto"
     height: int = 256
     width: int = 128
-
-
-def resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda:0" if torch.cuda.is_available() else "cpu"
-    if device.isdigit():
-        return f"cuda:{device}"
-    return device
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -179,7 +171,7 @@ def build_embedder(model: torch.nn.Module, settings: FeatureSettings, threads: i
     if settings.backend not in BACKENDS:
         raise FeaturesError(f"features.backend must be one of {BACKENDS}, got {settings.backend!r}")
     torch.set_num_threads(threads)
-    device = resolve_device(settings.device)
+    device = gpu.resolve_device(settings.device)
     backend = settings.backend if settings.backend != "auto" else ("onnx" if device == "cpu" else "torch")
     if backend == "onnx" and device != "cpu":
         raise FeaturesError(f"the onnx backend runs on the CPU only, but features.device is {device!r}; use backend torch")

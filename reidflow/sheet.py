@@ -14,6 +14,8 @@ REQUIRED_COLUMNS = ("video", "path")
 OPTIONAL_COLUMNS = ("gt",)
 # Ids become directory names and Snakemake wildcard values.
 VIDEO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# Snakemake 9 reads "<name>" inside any input path as a path variable and rewrites or rejects it.
+PATH_VARIABLE = re.compile(r"<[A-Za-z_]\w*>")
 
 
 class SheetError(ReidflowError):
@@ -71,6 +73,10 @@ def load_videos(sheet: str | Path, producible: Collection[str] = ()) -> dict[str
             continue
         if not path:
             problems.append(f"{where}: empty path for video {vid!r}")
+            continue
+        bad = [p for p in (path, gt) if p and PATH_VARIABLE.search(p)]
+        if bad:
+            problems.append(f"{where}: {bad[0]!r} contains '<name>', which Snakemake reads as a path variable; rename the file")
             continue
         if path not in producible and not Path(path).is_file():
             problems.append(f"{where}: video file {path!r} of {vid!r} does not exist; fix the path or remove the row")

@@ -26,7 +26,7 @@ os.environ["YOLO_OFFLINE"] = "1"
 os.environ["YOLO_AUTOINSTALL"] = "false"
 os.environ.setdefault("YOLO_VERBOSE", "false")
 
-from reidflow import ReidflowError  # noqa: E402
+from reidflow import ReidflowError, gpu  # noqa: E402
 from reidflow.formats import TrackRows, VideoInfo, atomic_output  # noqa: E402
 from reidflow.video import FrameReader  # noqa: E402
 
@@ -84,14 +84,6 @@ def make_tracker(params: dict[str, Any]):
     from ultralytics.utils import IterableSimpleNamespace
 
     return TRACKER_MAP[params["tracker_type"]](args=IterableSimpleNamespace(**params))
-
-
-def resolve_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda:0" if torch.cuda.is_available() else "cpu"
 
 
 def letterbox_geometry(height: int, width: int, imgsz: int, stride: int = 32) -> tuple[float, int, int, int, int]:
@@ -193,7 +185,7 @@ def build_detector(weights: str | Path, onnx_path: str | Path | None, settings: 
     """The torch backend on CUDA, ONNX Runtime on CPU, unless the config names one."""
     if settings.backend not in BACKENDS:
         raise TrackError(f"detector backend {settings.backend!r} unknown; use one of {', '.join(BACKENDS)} (config: track.backend)")
-    device = resolve_device(settings.device)
+    device = gpu.resolve_device(settings.device)
     backend = settings.backend
     if backend == "auto":
         backend = "onnx" if device == "cpu" else "torch"

@@ -5,6 +5,7 @@ from pathlib import Path
 sys.path.insert(0, workflow.basedir)  # the workflow's own reidflow, installed or not
 
 from reidflow import assets, sheet
+from reidflow.overrides import load_overrides, overrides_param
 
 LIBRARY = Path(workflow.basedir) / "reidflow"
 DEMO_VIDEO = "resources/demo/vtest.avi"
@@ -13,6 +14,8 @@ MODEL_REGISTRY = assets.load_registry(
 )
 MODELS_DIR = assets.local_models_dir(config.get("models_dir"))
 VIDEOS = sheet.load_videos(config["videos"], producible={DEMO_VIDEO})
+# A person's merge/split decisions per video (config cluster.overrides), checked against the sheet.
+CLUSTER_OVERRIDES = load_overrides(config["cluster"]["overrides"], VIDEOS)
 
 
 wildcard_constraints:
@@ -31,12 +34,32 @@ def video_file(wildcards):
     return VIDEOS[wildcards.video].path
 
 
+def cluster_overrides(wildcards):
+    """One video's overrides as a param of rule cluster, so that only its own edits rerun it."""
+    return overrides_param(CLUSTER_OVERRIDES, wildcards.video)
+
+
+def ground_truth(wildcards):
+    """The sheet's gt of the video; evaluation.json exists only for videos that have one."""
+    gt = VIDEOS[wildcards.video].gt
+    if gt is None:
+        raise ValueError(
+            f"video {wildcards.video!r} has no ground truth: add a 'gt' column entry in {config['videos']} "
+            "to get results/{video}/evaluation.json"
+        )
+    return gt
+
+
 def model_file(name):
     return assets.resolve_model(name, MODELS_DIR, MODEL_REGISTRY)
 
 
 DETECTOR_WEIGHTS = model_file(config["track"]["detector"])
 DETECTOR_ONNX = f"resources/models/exported/{Path(DETECTOR_WEIGHTS).stem}.onnx"
+
+
+REID_WEIGHTS = model_file(config["features"]["weights"])
+FEATURE_KEYS = ("model", "device", "half", "batch_size", "backend")
 
 
 DETECTOR_KEYS = (
@@ -51,17 +74,74 @@ DETECTOR_KEYS = (
 )
 
 
+CLUSTER_KEYS = (
+    "linkage",
+    "distance_threshold",
+    "cooccurrence_veto",
+    "recommend_threshold",
+)
+
+
 def stage_params(stage, keys):
     """A stage's knobs as one rule param, so that changing any of them reruns that rule."""
     return {key: config[stage][key] for key in keys}
 
 
+# GPUs this run hands out (--resources gpu=N, set by profiles/gpu); 0 on CPU-only runs and on SLURM,
+# where the slurm profile asks for GPUs per rule instead.
+DECLARED_GPUS = (
+    int(workflow.global_resources["gpu"].value or 0)
+    if "gpu" in workflow.global_resources
+    else 0
+)
+
+
+def gpu_request(stage):
+    """A GPU stage's `resources: gpu=` value: 1 when this run declares GPUs and the stage may use one, else 0.
+
+    The job's script claims its own device with reidflow.gpu.job_device (Snakemake assigns no device ids).
+    """
+    settings = config[stage]
+    return int(
+        DECLARED_GPUS > 0
+        and settings["device"] != "cpu"
+        and settings.get("backend", "auto") != "onnx"
+    )
+
+
 def detector_inputs(wildcards):
     inputs = {"weights": DETECTOR_WEIGHTS}
-    if config["track"]["backend"] != "torch":
+    backend, device = config["track"]["backend"], config["track"]["device"]
+    # backend auto runs ONNX Runtime on the CPU only; a GPU job (gpu profile) or a CUDA device uses torch
+    if backend == "onnx" or (
+        backend == "auto"
+        and (device == "cpu" or (device == "auto" and not gpu_request("track")))
+    ):
         inputs["onnx"] = DETECTOR_ONNX
     return inputs
 
 
+REPORT_TEMPLATES = sorted(str(p) for p in (LIBRARY / "templates").iterdir())
+
+
+def report_inputs(wildcards):
+    """The stage files of one video's report; evaluation.json only where the sheet has ground truth."""
+    results = f"results/{wildcards.video}"
+    inputs = {
+        "tracks": f"{results}/tracks.npz",
+        "crops": f"{results}/final_crops.h5",
+        "features": f"{results}/features.h5",
+        "similarity": f"{results}/similarity.json",
+        "clusters": f"{results}/clusters.json",
+    }
+    if VIDEOS[wildcards.video].gt:
+        inputs["evaluation"] = f"{results}/evaluation.json"
+    return inputs
+
+
 def all_outputs():
-    return expand("results/{video}/final_crops.h5", video=VIDEOS)
+    """Every video's report (which needs every stage's file) and the index across videos."""
+    return [
+        *expand("results/{video}/report/index.html", video=VIDEOS),
+        "results/report/index.html",
+    ]

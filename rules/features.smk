@@ -2,7 +2,7 @@ rule features:
     input:
         crops="results/{video}/final_crops.h5",
         weights=REID_WEIGHTS,
-        code=library("features"),
+        code=library("features", "gpu", "assets"),
     output:
         features="results/{video}/features.h5",
     log:
@@ -12,6 +12,8 @@ rule features:
     conda:
         "../envs/track.yaml"
     threads: config["features"]["threads"]
+    resources:
+        gpu=gpu_request("features"),
     params:
         features=stage_params("features", FEATURE_KEYS),
     script:

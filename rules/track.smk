@@ -2,7 +2,7 @@ rule track:
     input:
         unpack(detector_inputs),
         video=video_file,
-        code=library("track", "video", "assets"),
+        code=library("track", "video", "assets", "gpu"),
     output:
         npz="results/{video}/tracks.npz",
         txt="results/{video}/tracks.txt",
@@ -13,6 +13,8 @@ rule track:
     conda:
         "../envs/track.yaml"
     threads: config["track"]["threads"]
+    resources:
+        gpu=gpu_request("track"),
     params:
         detector=stage_params("track", DETECTOR_KEYS),
         vid_stride=config["track"]["vid_stride"],

@@ -5,13 +5,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  the workflow's own reidflow
 
-from reidflow import assets, features, formats, runtime
+from reidflow import assets, features, formats, gpu, runtime
 
 
 def main(smk):
-    settings = features.FeatureSettings(**smk.params.features)
+    p = smk.params.features
     weights = smk.input.weights
-    result = features.extract_features(smk.input.crops, weights, assets.sha256_file(weights), settings, smk.threads)
+    # a GPU job on a workstation runs on a device of its own (reidflow.gpu); CPU jobs are untouched
+    with gpu.job_device(p["device"], gpu_job=smk.resources.get("gpu", 0) > 0) as device:
+        settings = features.FeatureSettings(**{**p, "device": device})
+        result = features.extract_features(smk.input.crops, weights, assets.sha256_file(weights), settings, smk.threads)
     formats.write_features(smk.output.features, result)
 
 

@@ -5,15 +5,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  the workflow's own reidflow
 
-from reidflow import assets, formats, runtime, track
+from reidflow import assets, formats, gpu, runtime, track
 
 
 def main(smk):
     p = smk.params
-    settings = track.DetectorSettings(**p.detector)
-    params = track.tracker_params(p.tracker, p.tracker_params)
-    detector = track.build_detector(smk.input.weights, smk.input.get("onnx"), settings, smk.threads)
-    rows, info = track.track_video(smk.input.video, detector, params, vid_stride=p.vid_stride, batch=settings.batch)
+    # a GPU job on a workstation runs on a device of its own (reidflow.gpu); CPU jobs are untouched
+    with gpu.job_device(p.detector["device"], gpu_job=smk.resources.get("gpu", 0) > 0) as device:
+        settings = track.DetectorSettings(**{**p.detector, "device": device})
+        params = track.tracker_params(p.tracker, p.tracker_params)
+        detector = track.build_detector(smk.input.weights, smk.input.get("onnx"), settings, smk.threads)
+        rows, info = track.track_video(smk.input.video, detector, params, vid_stride=p.vid_stride, batch=settings.batch)
     meta = formats.TracksMeta(
         video=smk.wildcards.video,
         source=str(smk.input.video),

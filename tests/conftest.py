@@ -26,6 +26,11 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CLIP_FRAMES = 124  # the frames gt_frames1-124.txt covers
 
 
+def pytest_collection_modifyitems(items):
+    """SLURM tests last: once slurm-wlm is installed, every Snakemake start asks it for its config."""
+    items.sort(key=lambda item: item.get_closest_marker("slurm") is not None)
+
+
 def missing(reason: str):
     """Skip on a user's machine; fail in CI, where every asset must be present."""
     if IN_CI:
@@ -68,10 +73,21 @@ def vtest_gt() -> Path:
     return gt
 
 
-def write_clip(src: Path, dst: Path, frames: int) -> Path:
-    """Cut the first ``frames`` frames into an MJPG .avi (what a user's short clip looks like)."""
+@pytest.fixture(scope="session")
+def reid_crops() -> Path:
+    """Labelled person crops (labels.csv: file, source, identity, frame, x, y, w, h)."""
+    folder = SHARED / "data" / "reid-crops"
+    if not (folder / "labels.csv").is_file():
+        missing(f"labelled ReID crops {folder} are only in ../shared")
+    return folder
+
+
+def write_clip(src: Path, dst: Path, frames: int, start: int = 0) -> Path:
+    """Cut ``frames`` frames from ``start`` on into an MJPG .avi (what a user's short clip looks like)."""
     cap = cv2.VideoCapture(str(src))
     fps = cap.get(cv2.CAP_PROP_FPS) or 10.0
+    for _ in range(start):  # read, not seek: OpenCV seeks are inexact between keyframes
+        cap.read()
     writer = None
     for _ in range(frames):
         ok, frame = cap.read()
@@ -97,6 +113,7 @@ class Workdir:
 
     path: Path
     config: dict
+    snakefile: Path = SNAKEFILE
 
     def write_config(self) -> None:
         (self.path / "config").mkdir(parents=True, exist_ok=True)
@@ -107,7 +124,7 @@ class Workdir:
         (self.path / "config" / "videos.tsv").write_text("\n".join(lines) + "\n")
 
     def snakemake(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
-        cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(self.path), "--cores", "2", *args]
+        cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(self.snakefile), "--directory", str(self.path), "--cores", "2", *args]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         if check and proc.returncode != 0:
             raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")

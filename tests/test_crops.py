@@ -94,6 +94,7 @@ def test_truncation_and_occlusion_flags():
     assert list(crops.truncated(boxes, W, H, margin=2)) == [True, False, True]
     rows = TrackRows([0, 0, 0, 1], [1, 2, 3, 1], [[0, 0, 100, 100], [50, 0, 150, 100], [300, 200, 310, 220], [0, 0, 100, 100]], [1] * 4)
     np.testing.assert_allclose(crops.occlusion(rows), [0.5, 0.5, 0.0, 0.0])
+    np.testing.assert_allclose(crops.occlusion(rows, of=np.array([3, 1])), [0.0, 0.5], err_msg="only the rows asked for")
 
 
 def test_ranks_are_a_permutation_by_quality():
@@ -115,6 +116,11 @@ def test_empty_tracks_give_a_valid_empty_file(video, tmp_path):
         assert reader.track_ids == [] and len(reader.persons) == 0
 
 
+def test_no_crops_per_person_is_refused(video, tmp_path):
+    with pytest.raises(crops.CropsError, match="crops_per_person"):
+        crops.extract_crops(video, make_tracks(walking_tracks()), settings(crops_per_person=0), tmp_path / "c.h5", "syn")
+
+
 def test_tracks_of_another_video_fail_clearly(video, tmp_path):
     rows = TrackRows(np.arange(55, 75), np.full(20, 1), np.tile([10, 10, 50, 100], (20, 1)), np.full(20, 0.9))
     out = tmp_path / "final_crops.h5"
@@ -128,3 +134,16 @@ def test_reader_rejects_other_files(tmp_path):
     bad.write_text("nope")
     with pytest.raises(formats.FormatError, match=str(bad)):
         CropsReader(bad)
+
+
+def test_cut_clips_fractional_boxes_to_the_frame(video):
+    frame = cv2.VideoCapture(str(video)).read()[1]
+    crop, _ = crops.cut(frame, np.array([-5.5, 10.2, 40.3, H + 9.0], dtype=np.float32), 256, 128, "stretch")
+    expected = cv2.cvtColor(cv2.resize(frame[10:H, 0:41], (128, 256)), cv2.COLOR_BGR2RGB)
+    np.testing.assert_array_equal(crop, expected)
+
+
+def test_sharpness_is_the_variance_of_the_laplacian(video):
+    crop, _ = crops.cut(cv2.VideoCapture(str(video)).read()[1], np.array([50, 40, 150, 200]), 256, 128, "stretch")
+    laplacian = cv2.Laplacian(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), cv2.CV_64F)
+    assert crops.sharpness(crop) == pytest.approx(laplacian.var(), rel=1e-12)

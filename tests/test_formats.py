@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -86,3 +88,30 @@ def test_atomic_output_leaves_nothing_on_failure(tmp_path):
 def test_rows_reject_mismatched_lengths():
     with pytest.raises(ValueError):
         TrackRows(np.zeros(2), np.zeros(3), np.zeros((2, 4)), np.zeros(2))
+
+
+def test_crop_chunks_are_blosc_lz4_and_read_back_through_the_filter(tmp_path):
+    """The writer compresses each chunk itself: plain h5py + hdf5plugin must read it back unchanged."""
+    import h5py
+    import hdf5plugin
+
+    rng = np.random.default_rng(2)
+    images = rng.integers(0, 256, (3, 32, 16, 3), dtype=np.uint8)
+    images[1] = 7  # one flat crop, which must compress well
+    persons = np.array([(7, 0, 9, 10, 3)], dtype=formats.PERSONS_DTYPE)
+    meta = formats.CropsMeta("v1", "v1.mp4", 25.0, 10, crop_height=32, crop_width=16, resize="stretch")
+    with formats.open_crops_writer(tmp_path / "c.h5", meta, persons) as writer:
+        for slot in (2, 0, 1):
+            writer.put_crop(7, slot, images[slot])
+        with pytest.raises(FormatError, match=r"holds \(32, 16, 3\) uint8"):
+            writer.put_crop(7, 0, images[0, :16])
+    with h5py.File(tmp_path / "c.h5", "r") as file:
+        crops = file["tracks/7/crops"]
+        assert crops.chunks == (1, 32, 16, 3), "one crop per chunk"
+        code, _, options, _ = crops.id.get_create_plist().get_filter(0)
+        assert code == hdf5plugin.BLOSC_ID and options[4:] == (5, 0, 1), "Blosc, clevel 5, no shuffle, LZ4"
+        np.testing.assert_array_equal(crops[()], images)
+        assert crops.id.get_chunk_info(1).size < images[1].nbytes / 10
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "c.h5").stat().st_mode & 0o777 == 0o666 & ~umask, "the usual permissions, not mkstemp's 0600"

@@ -97,6 +97,7 @@ def test_bad_videos_fail_alone_with_clear_errors(workdir, vtest_clip, tmp_path):
     ("video\tpath\na\t{clip}\na\t{clip}\n", "duplicate video id 'a'"),
     ("video\tpath\na\tmissing.mp4\n", "'missing.mp4' of 'a' does not exist"),
     ("video\tpth\na\t{clip}\n", "missing column"),
+    ("video\tpath\na\tclips/<script>.avi\n", "Snakemake reads as a path variable"),
 ])
 def test_sheet_errors_stop_before_any_job(workdir, vtest_clip, sheet, message):
     (workdir.path / "config" / "videos.tsv").write_text(sheet.format(clip=vtest_clip))

@@ -1,0 +1,101 @@
+"""A person's last word on identities: the file named by config ``cluster.overrides``.
+
+YAML keyed by video id; per video, track-id pairs to force together or keep apart::
+
+    vtest:
+      merge: [[3, 17]]        # the same person: always one identity
+      split: [[2, 5]]         # different people: never one identity
+
+Read once when the workflow is parsed; each video's rule ``cluster`` gets only its own slice as a
+param, so editing one video's entry reruns that video's clustering and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reidflow import ReidflowError
+
+KINDS = ("merge", "split")
+
+
+class OverridesError(ReidflowError):
+    pass
+
+
+@dataclass(frozen=True)
+class Overrides:
+    merge: tuple[tuple[int, int], ...] = ()
+    split: tuple[tuple[int, int], ...] = ()
+
+    def as_param(self) -> dict[str, list[list[int]]]:
+        """Plain lists, as a Snakemake param and as ``Clusters.overrides``."""
+        return {"merge": [list(p) for p in self.merge], "split": [list(p) for p in self.split]}
+
+    @classmethod
+    def from_param(cls, param: dict[str, Any] | None) -> Overrides:
+        param = param or {}
+        return cls(**{kind: tuple((int(a), int(b)) for a, b in param.get(kind) or ()) for kind in KINDS})
+
+    def track_ids(self) -> set[int]:
+        return {t for pair in self.merge + self.split for t in pair}
+
+
+def load_overrides(path: str | Path | None, videos: Collection[str]) -> dict[str, Overrides]:
+    """Every video's overrides from ``path`` (None: no overrides), checked against the video sheet's ids."""
+    if path is None:
+        return {}
+    path = Path(path)
+    fix = "see config/README.md, 'cluster.overrides'"
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise OverridesError(f"{path}: overrides file not found; create it or set cluster.overrides to null") from None
+    except yaml.YAMLError as err:
+        raise OverridesError(f"{path}: not valid YAML ({err}); {fix}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise OverridesError(f"{path}: must be a mapping from video id to {{merge: [[a, b], ...], split: [[a, b], ...]}}; {fix}")
+    problems, result = [], {}
+    for video, entry in raw.items():
+        video = str(video)
+        if video not in videos:
+            problems.append(f"video {video!r} is not in the video sheet (fix the id or remove its entry)")
+            continue
+        entry = entry or {}
+        if not isinstance(entry, dict) or set(entry) - set(KINDS):
+            problems.append(f"video {video!r}: expected keys {' and '.join(KINDS)} only, got {entry!r}")
+            continue
+        pairs = {}
+        for kind in KINDS:
+            items = entry.get(kind) or []
+            bad = [p for p in items if not _is_pair(p)] if isinstance(items, list) else [items]
+            if bad:
+                problems.append(f"video {video!r}: {kind} must be a list of [track_id, track_id] pairs of two different ids; bad: {bad[0]!r}")
+                continue
+            pairs[kind] = tuple((int(a), int(b)) for a, b in items)
+        if len(pairs) == len(KINDS):
+            result[video] = Overrides(**pairs)
+    if problems:
+        raise OverridesError(f"{path}: " + "; ".join(problems))
+    return result
+
+
+def _is_pair(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        and value[0] != value[1]
+    )
+
+
+def overrides_param(overrides: dict[str, Overrides], video: str) -> dict[str, list[list[int]]]:
+    """One video's slice as a rule param (empty lists when the file says nothing about it)."""
+    return overrides.get(video, Overrides()).as_param()

@@ -1,0 +1,235 @@
+"""Stage 4, ``similarity``: how alike every two tracks look, over all pairs of their crops.
+
+A track is a (K, D) matrix of unit-length crop features. For tracks a and b the K_a x K_b cosine
+similarities of their crop pairs are aggregated into one number:
+
+    mean             the mean of all K_a*K_b similarities. Since mean_ij <x_i, y_j> = <mean x, mean y>, it is
+                     the dot product of the two tracks' un-normalised mean features: O(N*K*D + N^2*D).
+    mean_embedding   the cosine of the re-normalised mean features (the classic "averaged embedding").
+    median, max      the median / the largest of the K_a*K_b similarities.
+    topk_mean        the mean of the ``topk`` largest (all of them when K_a*K_b < topk).
+
+The diagonal follows the same definition on a track's own crops (1 for ``max`` and ``mean_embedding``).
+The crop-pair aggregations are computed exactly, one square tile of track pairs at a time over the upper
+triangle (the matrix is symmetric), so memory stays near ``block_bytes`` whatever the number of tracks.
+
+Nothing here assumes one video: tracks are a plain list, and the co-occurrence of tracks of different
+videos is simply zero (build it per video and place the blocks on the diagonal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from reidflow import ReidflowError
+from reidflow.formats import Distribution, SimilarPair, Similarity, TrackRows
+
+AGGREGATIONS = ("mean", "mean_embedding", "median", "max", "topk_mean")
+# Crop-pair similarities held at once per tile (float32); peak memory is about twice this.
+BLOCK_BYTES = 1 << 27
+
+
+class SimilarityError(ReidflowError):
+    pass
+
+
+def aggregate(features: Sequence[np.ndarray], aggregation: str = "mean", topk: int = 10, block_bytes: int = BLOCK_BYTES) -> np.ndarray:
+    """(N, N) float32 symmetric similarity of N tracks, each a (K_i, D) matrix of unit-length rows."""
+    if aggregation not in AGGREGATIONS:
+        raise SimilarityError(f"similarity.aggregation {aggregation!r} unknown; use one of {', '.join(AGGREGATIONS)}")
+    if topk < 1:
+        raise SimilarityError(f"similarity.topk must be at least 1, got {topk}")
+    tracks = [np.asarray(f, dtype=np.float32) for f in features]
+    n = len(tracks)
+    if n == 0:
+        return np.zeros((0, 0), dtype=np.float32)
+    dims = {t.shape[1] if t.ndim == 2 else None for t in tracks}
+    if len(dims) != 1 or None in dims:
+        raise SimilarityError(f"every track needs a (K, D) feature matrix with the same D; got dims {sorted(map(str, dims))}")
+    empty = [i for i, t in enumerate(tracks) if len(t) == 0]
+    if empty:
+        raise SimilarityError(f"tracks at positions {empty[:10]} have no crop features; every track needs at least one")
+    if aggregation in ("mean", "mean_embedding"):
+        matrix = _mean_similarity(tracks, normalise=aggregation == "mean_embedding")
+    else:
+        matrix = _crop_pair_similarity(tracks, aggregation, topk, block_bytes)
+    _mirror_upper(matrix)
+    return matrix
+
+
+def _mean_similarity(tracks: list[np.ndarray], normalise: bool) -> np.ndarray:
+    means = np.stack([t.mean(axis=0, dtype=np.float64) for t in tracks]).astype(np.float32)
+    if normalise:
+        norms = np.linalg.norm(means, axis=1, keepdims=True)
+        means /= np.where(norms > 0, norms, 1.0)
+    matrix = means @ means.T
+    if normalise:
+        np.fill_diagonal(matrix, 1.0)  # a cosine with itself, also when rounding says 0.9999999
+    return matrix
+
+
+def _crop_pair_similarity(tracks: list[np.ndarray], aggregation: str, topk: int, block_bytes: int) -> np.ndarray:
+    n, dim = len(tracks), tracks[0].shape[1]
+    counts = np.array([len(t) for t in tracks])
+    kmax = int(counts.max())
+    uneven = int(counts.min()) != kmax
+    # Tracks padded to kmax crops; padded entries are masked with +-inf before reducing.
+    padded = np.zeros((n, kmax, dim), dtype=np.float32)
+    for i, t in enumerate(tracks):
+        padded[i, : len(t)] = t
+    flat = padded.reshape(n * kmax, dim)
+    valid = np.arange(kmax) < counts[:, None]
+    # Square tiles of tracks over the upper triangle (the lower one is mirrored afterwards). The buffers
+    # are allocated once: fresh multi-MB arrays per tile would cost more in page faults than the sort.
+    side = min(n, max(1, int(np.sqrt(block_bytes / 4)) // kmax))
+    sims_buffer = np.empty(side * side * kmax * kmax, dtype=np.float32)
+    pairs_buffer = np.empty_like(sims_buffer) if aggregation != "max" else None
+    matrix = np.empty((n, n), dtype=np.float32)
+    for r0 in range(0, n, side):
+        r1 = min(n, r0 + side)
+        for c0 in range(r0, n, side):
+            c1 = min(n, c0 + side)
+            a, b = r1 - r0, c1 - c0
+            sims = sims_buffer[: a * kmax * b * kmax].reshape(a * kmax, b * kmax)
+            np.matmul(flat[r0 * kmax : r1 * kmax], flat[c0 * kmax : c1 * kmax].T, out=sims)
+            sims = sims.reshape(a, kmax, b, kmax)
+            if uneven:
+                fill = np.inf if aggregation == "median" else -np.inf
+                sims[~valid[r0:r1]] = fill
+                sims.transpose(2, 3, 0, 1)[~valid[c0:c1]] = fill
+            if aggregation == "max":
+                matrix[r0:r1, c0:c1] = sims.max(axis=1).max(axis=2)
+                continue
+            # one sorted row of crop pairs per track pair (sorting 256 floats beats np.partition)
+            pairs = pairs_buffer[: a * b * kmax * kmax].reshape(a, b, kmax * kmax)
+            np.copyto(pairs.reshape(a, b, kmax, kmax), sims.transpose(0, 2, 1, 3))
+            pairs.sort(axis=-1)
+            matrix[r0:r1, c0:c1] = _reduce_sorted(pairs, aggregation, topk, counts[r0:r1], counts[c0:c1], uneven)
+    return matrix
+
+
+def _reduce_sorted(pairs: np.ndarray, aggregation: str, topk: int, counts_a: np.ndarray, counts_b: np.ndarray, uneven: bool) -> np.ndarray:
+    """Aggregate (A, B, Kmax^2) ascending crop-pair similarities to (A, B).
+
+    Padding sorts to the end (+inf, median) or to the front (-inf, topk_mean).
+    """
+    size = pairs.shape[-1]
+    if aggregation == "topk_mean":
+        top = pairs[..., size - min(topk, size) :]
+        if uneven:
+            top = np.where(np.isfinite(top), top, 0.0)  # pairs with fewer than topk crop pairs
+            return top.sum(axis=-1) / np.minimum(topk, counts_a[:, None] * counts_b[None, :])
+        return top.mean(axis=-1)
+    if not uneven:
+        return (pairs[..., (size - 1) // 2] + pairs[..., size // 2]) / 2
+    valid = counts_a[:, None] * counts_b[None, :]
+    low = np.take_along_axis(pairs, ((valid - 1) // 2)[..., None], axis=-1)[..., 0]
+    high = np.take_along_axis(pairs, (valid // 2)[..., None], axis=-1)[..., 0]
+    return (low + high) / 2
+
+
+def _mirror_upper(matrix: np.ndarray, tile: int = 256) -> None:
+    """Copy the upper triangle onto the lower one in place: exactly symmetric, no N^2 temporaries.
+
+    Tile by tile, so that the transposed reads stay in cache.
+    """
+    n = len(matrix)
+    for r0 in range(0, n, tile):
+        r1 = min(n, r0 + tile)
+        block = matrix[r0:r1, r0:r1]
+        lower = np.tril_indices(r1 - r0, -1)
+        block[lower] = block.T[lower]
+        for c0 in range(r1, n, tile):
+            c1 = min(n, c0 + tile)
+            matrix[c0:c1, r0:r1] = matrix[r0:r1, c0:c1].T
+
+
+def cooccurrence(rows: TrackRows, track_ids: Sequence[int]) -> np.ndarray:
+    """(N, N) int64: frames in which both tracks are present (diagonal: frames the track is present).
+
+    One sparse track x frame incidence matrix times its transpose; rows of other tracks are ignored.
+    """
+    from scipy import sparse
+
+    ids = np.asarray(track_ids, dtype=np.int64).reshape(-1)
+    n = len(ids)
+    if len(np.unique(ids)) != n:
+        raise SimilarityError("track ids must be unique")
+    if n == 0:
+        return np.zeros((0, 0), dtype=np.int64)
+    order = np.argsort(ids)
+    pos = np.clip(np.searchsorted(ids[order], rows.track_ids), 0, n - 1)
+    known = ids[order][pos] == rows.track_ids
+    track_index = order[pos[known]]
+    frames, frame_index = np.unique(rows.frames[known], return_inverse=True)
+    incidence = sparse.csr_matrix(
+        (np.ones(len(track_index), dtype=np.int64), (track_index, frame_index)), shape=(n, len(frames))
+    )
+    incidence.data[:] = 1  # a track listed twice in one frame is still one frame
+    return (incidence @ incidence.T).toarray()
+
+
+def upper_values(matrix: np.ndarray) -> np.ndarray:
+    """The values above the diagonal (each unordered pair once)."""
+    n = len(matrix)
+    return matrix[np.triu(np.ones((n, n), dtype=bool), 1)]
+
+
+def distribution(values: np.ndarray, bins: int) -> Distribution:
+    """Summary of similarities on a fixed [-1, 1] histogram, comparable between videos and models."""
+    edges = np.linspace(-1.0, 1.0, bins + 1)
+    values = np.asarray(values, dtype=np.float64)
+    counts, _ = np.histogram(np.clip(values, -1.0, 1.0), bins=edges)
+    histogram = dict(histogram_edges=[round(float(e), 6) for e in edges], histogram_counts=[int(c) for c in counts])
+    if len(values) == 0:
+        return Distribution(count=0, min=None, max=None, mean=None, std=None, **histogram)
+    return Distribution(
+        count=len(values),
+        min=float(values.min()),
+        max=float(values.max()),
+        mean=float(values.mean()),
+        std=float(values.std()),
+        **histogram,
+    )
+
+
+def similar_pairs(track_ids: Sequence[int], matrix: np.ndarray, cooc: np.ndarray, threshold: float) -> list[SimilarPair]:
+    """Pairs at or above ``threshold``, most similar first (ties: smaller ids first)."""
+    n = len(track_ids)
+    a, b = np.nonzero(np.triu(matrix >= threshold, 1)) if n else (np.zeros(0, int), np.zeros(0, int))
+    ids = np.asarray(track_ids, dtype=np.int64)
+    order = np.lexsort((ids[b], ids[a], -matrix[a, b]))
+    return [SimilarPair(int(ids[a[i]]), int(ids[b[i]]), float(matrix[a[i], b[i]]), int(cooc[a[i], b[i]])) for i in order]
+
+
+def build_similarity(
+    video: str,
+    track_ids: Sequence[int],
+    features: Sequence[np.ndarray],
+    rows: TrackRows,
+    aggregation: str = "mean",
+    topk: int = 10,
+    threshold: float = 0.5,
+    histogram_bins: int = 20,
+) -> Similarity:
+    """The ``similarity.json`` record of one video's tracks (``features[i]`` belongs to ``track_ids[i]``)."""
+    if len(track_ids) != len(features):
+        raise SimilarityError(f"{len(track_ids)} track ids but {len(features)} feature matrices")
+    if histogram_bins < 1:
+        raise SimilarityError(f"similarity.histogram_bins must be at least 1, got {histogram_bins}")
+    # float64 rounded to 6 decimals: far below any decision, and similarity.json stays readable
+    matrix = np.round(aggregate(features, aggregation, topk).astype(np.float64), 6)
+    cooc = cooccurrence(rows, track_ids)
+    return Similarity(
+        video=video,
+        track_ids=[int(t) for t in track_ids],
+        aggregation=aggregation,
+        params={"topk": topk} if aggregation == "topk_mean" else {},
+        threshold=float(threshold),
+        matrix=matrix,
+        cooccurrence=cooc,
+        pairs=similar_pairs(track_ids, matrix, cooc, threshold),
+        distribution=distribution(upper_values(matrix), histogram_bins),
+    )

@@ -1,0 +1,30 @@
+"""Snakemake adapter for rule ``cluster``: see reidflow.cluster."""
+
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  the workflow's own reidflow
+
+from reidflow import cluster, formats, runtime
+from reidflow.overrides import Overrides
+
+log = logging.getLogger("reidflow")
+
+
+def main(smk):
+    record = cluster.build_clusters(
+        formats.read_similarity(smk.input.similarity),
+        formats.read_tracks(smk.input.tracks).rows,
+        cluster.ClusterSettings(**smk.params.cluster),
+        Overrides.from_param(smk.params.overrides),
+        smk.params.overrides_file or None,
+    )
+    formats.write_clusters(smk.output.clusters, record)
+    tracks = sum(len(i.members) for i in record.identities)
+    log.info("%d tracks -> %d identities, %d merges (%d by a person), %d recommendations", tracks,
+             len(record.identities), len(record.merges), sum(m.decided_by == "person" for m in record.merges),
+             len(record.recommendations))
+
+
+runtime.run(snakemake, main)  # noqa: F821

@@ -1,0 +1,28 @@
+"""Snakemake adapter for rule ``evaluate``: see reidflow.evaluate."""
+
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  the workflow's own reidflow
+
+from reidflow import evaluate, formats, runtime
+
+log = logging.getLogger("reidflow")
+
+
+def main(smk):
+    record = evaluate.evaluate_identities(
+        smk.wildcards.video,
+        formats.read_mot(smk.input.gt),
+        formats.read_tracks(smk.input.tracks).rows,
+        formats.read_clusters(smk.input.clusters),
+        iou_threshold=smk.params.evaluate["iou_threshold"],
+        ground_truth=smk.input.gt,
+    )
+    formats.write_evaluation(smk.output.evaluation, record)
+    for name, scores in (("raw tracks", record.raw), ("identities", record.merged)):
+        log.info("%s: %s", name, ", ".join(f"{k} {v}" for k, v in scores.items()))
+
+
+runtime.run(snakemake, main)  # noqa: F821

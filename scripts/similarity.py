@@ -1,0 +1,34 @@
+"""Snakemake adapter for rule ``similarity``: see reidflow.similarity."""
+
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  the workflow's own reidflow
+
+from reidflow import formats, runtime, similarity
+
+log = logging.getLogger("reidflow")
+
+
+def main(smk):
+    p = dict(smk.params.similarity)
+    features = formats.read_features(smk.input.features)
+    tracks = formats.read_tracks(smk.input.tracks)
+    record = similarity.build_similarity(
+        smk.wildcards.video,
+        features.track_ids,
+        list(features.by_track.values()),
+        tracks.rows,
+        aggregation=p["aggregation"],
+        topk=p["topk"],
+        threshold=p["threshold"],
+        histogram_bins=p["histogram_bins"],
+    )
+    formats.write_similarity(smk.output.similarity, record)
+    d = record.distribution
+    log.info("%d tracks, %d pairs >= %.2f; off-diagonal %s: mean %s, std %s", len(record.track_ids), len(record.pairs),
+             record.threshold, record.aggregation, d.mean, d.std)
+
+
+runtime.run(snakemake, main)  # noqa: F821

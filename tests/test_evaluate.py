@@ -1,0 +1,91 @@
+"""Stage ``evaluate``: raw tracks and identities against generated MOTChallenge ground truth."""
+
+import numpy as np
+import pytest
+
+from reidflow import evaluate, formats
+from reidflow.evaluate import EvaluateError
+from reidflow.formats import Clusters, Identity, TrackRows
+
+FRAMES = np.arange(40)
+
+
+def walker(ids, x0, frames=FRAMES):
+    """Boxes of one person walking right, 2 px a frame; ``ids`` per frame (a scalar or an array)."""
+    x = x0 + 2.0 * frames
+    boxes = np.c_[x, np.full_like(x, 100.0), x + 40, np.full_like(x, 220.0)]
+    return TrackRows(frames, np.broadcast_to(ids, frames.shape), boxes, np.ones(len(frames)))
+
+
+def clusters_of(groups):
+    identities = [Identity(k, members, members[0], 0, None) for k, members in enumerate(groups, start=1)]
+    return Clusters("v", {}, {"merge": [], "split": []}, identities, [], [])
+
+
+@pytest.fixture
+def ground_truth(tmp_path):
+    """Two people over frames 0-39, written as MOTChallenge (1-based) and read back (0-based)."""
+    path = tmp_path / "gt.txt"
+    formats.write_mot(path, TrackRows.concatenate([walker(1, 0.0), walker(2, 400.0)]))
+    assert path.read_text().startswith("1,")  # video frame 0 is MOTChallenge frame 1
+    return path
+
+
+def test_merging_a_split_person_raises_idf1(ground_truth, tmp_path):
+    # person 1 is tracked as 10 then 11 (a fragment); person 2 as 12; track 13 lives after the ground truth ends
+    split_ids = np.where(FRAMES < 20, 10, 11)
+    after = walker(13, 100.0, np.arange(50, 60))
+    hyp = TrackRows.concatenate([walker(split_ids, 0.0), walker(12, 400.0), after])
+    record = evaluate.evaluate_identities(
+        "v", formats.read_mot(ground_truth), hyp, clusters_of([[10, 11], [12], [13]]), 0.5, str(ground_truth)
+    )
+    formats.write_evaluation(tmp_path / "e.json", record)
+    back = formats.read_evaluation(tmp_path / "e.json")
+    assert back == record and back.frames == 40 and back.ground_truth == str(ground_truth)
+    raw, merged = back.raw, back.merged
+    assert raw["idf1"] == pytest.approx(0.75)  # 60 of 80 boxes keep their best id
+    assert merged["idf1"] == pytest.approx(1.0) and merged["idf1"] > raw["idf1"]
+    assert (raw["id_switches"], merged["id_switches"]) == (1, 0)
+    assert (raw["num_ids"], merged["num_ids"]) == (3, 2)  # ids seen on the evaluated frames
+    assert raw["mota"] == pytest.approx(1 - 1 / 80) and merged["mota"] == pytest.approx(1.0)
+    assert raw["precision"] == pytest.approx(1.0), "track 13 lives outside the ground truth's frames"
+
+
+def test_wrong_merge_lowers_idf1(ground_truth):
+    hyp = TrackRows.concatenate([walker(10, 0.0), walker(12, 400.0)])
+    gt = formats.read_mot(ground_truth)
+    record = evaluate.evaluate_identities("v", gt, hyp, clusters_of([[10, 12]]))
+    assert record.raw["idf1"] == pytest.approx(1.0) and record.merged["idf1"] < 0.9
+
+
+def test_frames_without_any_ground_truth_box_inside_its_span_count(tmp_path):
+    gt = walker(1, 0.0, np.r_[0:10, 20:30])  # nobody annotated in frames 10-19
+    hyp = walker(5, 0.0, np.arange(30))
+    record = evaluate.evaluate_identities("v", gt, hyp, clusters_of([[5]]))
+    assert record.frames == 30 and record.raw["precision"] == pytest.approx(20 / 30)
+
+
+def test_no_tracks_at_all(ground_truth, tmp_path):
+    record = evaluate.evaluate_identities("v", formats.read_mot(ground_truth), TrackRows.empty(), clusters_of([]))
+    assert record.raw["idf1"] == 0 and record.raw["recall"] == 0 and record.raw["num_ids"] == 0
+    assert record.raw["precision"] is None  # undefined without boxes; JSON has no NaN
+    formats.write_evaluation(tmp_path / "e.json", record)
+    assert formats.read_evaluation(tmp_path / "e.json") == record
+
+
+def test_empty_ground_truth_is_an_error():
+    with pytest.raises(EvaluateError, match="gt.txt: the ground truth has no rows"):
+        evaluate.evaluate_identities("v", TrackRows.empty(), walker(1, 0.0), clusters_of([[1]]), ground_truth="gt.txt")
+
+
+def test_relabel():
+    rows = TrackRows(
+        [0, 0, 1, 1, 2],
+        [7, 8, 7, 9, 4],
+        np.arange(20).reshape(5, 4),
+        [0.9, 0.5, 0.4, 0.8, 0.7],
+    )
+    out = evaluate.relabel(rows, {7: 1, 8: 1})
+    # 7 and 8 share frame 0 as identity 1: the better box stays; 9 and 4 have no identity: labels of their own
+    assert list(zip(out.frames, out.track_ids, out.scores.round(1))) == [(0, 1, 0.9), (1, 1, 0.4), (1, 3, 0.8), (2, 2, 0.7)]
+    assert len(evaluate.relabel(TrackRows.empty(), {})) == 0

@@ -1,0 +1,409 @@
+"""Stage 6, the HTML report: WebPs, heatmap, escaping, files, and the page in a real headless Chromium."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+from dataclasses import replace
+from html.parser import HTMLParser
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import missing
+from reidflow import formats, report
+from reidflow.formats import (
+    Clusters,
+    CropsMeta,
+    Distribution,
+    Evaluation,
+    FeaturesMeta,
+    Identity,
+    Merge,
+    Recommendation,
+    SimilarPair,
+    Similarity,
+    TrackRows,
+    Tracks,
+    TracksMeta,
+    VideoInfo,
+)
+
+EVIL = "<script>alert(1)</script>.mp4"
+CROP_H, CROP_W = 64, 32
+# track id -> (first frame, number of crops); identities: {3, 9}, {7}, {12, 20}, {5}
+TRACKS = {3: (0, 6), 7: (2, 4), 9: (40, 5), 12: (10, 1), 20: (60, 3), 5: (5, 2)}
+IDENTITIES = [[3, 9], [12, 20], [7], [5]]
+SETTINGS = report.ReportSettings(webp_fps=5, webp_quality=80, webp_height=96)
+
+
+class Tags(HTMLParser):
+    """Every start tag with its attributes, and the page's text."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str]]] = []
+        self.text: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    def find(self, tag: str, cls: str | None = None) -> list[dict[str, str]]:
+        return [a for t, a in self.tags if t == tag and (cls is None or cls in a.get("class", "").split())]
+
+
+def distinct_crops(k: int, seed: int) -> np.ndarray:
+    """Crops that differ from each other (libwebp would merge identical consecutive frames)."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (k, 1, 1, 3), dtype=np.uint8)
+    return np.clip(base + rng.integers(-20, 20, (k, CROP_H, CROP_W, 3)), 0, 255).astype(np.uint8)
+
+
+def similarity_matrix(ids: list[int]) -> np.ndarray:
+    rng = np.random.default_rng(1)
+    m = rng.uniform(0.1, 0.6, (len(ids), len(ids)))
+    m = (m + m.T) / 2
+    for group in IDENTITIES:
+        for a in group:
+            for b in group:
+                m[ids.index(a), ids.index(b)] = 0.85 + 0.01 * (a + b) / 10
+    np.fill_diagonal(m, 1.0)
+    return m
+
+
+def make_records(video: str = "syn", source: str = "/data/syn.mp4", evaluation: bool = True) -> report.VideoRecords:
+    rows = TrackRows.concatenate(
+        [TrackRows(np.arange(f0, f0 + 2 * k), np.full(2 * k, t), np.tile([10, 10, 40, 90], (2 * k, 1)), np.full(2 * k, 0.8)) for t, (f0, k) in TRACKS.items()]
+        + [TrackRows([0, 1], [99, 99], [[0, 0, 5, 5]] * 2, [0.3, 0.3])]  # a track too short to be kept
+    )
+    meta = TracksMeta(
+        video=video, source=source, info=VideoInfo(25.0, 320, 240, 100), vid_stride=1,
+        detector="yolov8n.pt", detector_sha256="ab" * 32, tracker="bytetrack", tracker_params={"track_buffer": 30},
+    )
+    ids = list(TRACKS)
+    m = similarity_matrix(ids)
+    off = m[np.triu_indices(len(ids), 1)]
+    counts, edges = np.histogram(off, bins=10, range=(0.0, 1.0))
+    similarity = Similarity(
+        video=video, track_ids=ids, aggregation="mean", params={"topk": 10}, threshold=0.5, matrix=m,
+        cooccurrence=np.eye(len(ids), dtype=np.int64) * 5,
+        pairs=[SimilarPair(3, 9, float(m[0, 2]), 0)],
+        distribution=Distribution(len(off), float(off.min()), float(off.max()), float(off.mean()), float(off.std()), edges.tolist(), counts.tolist()),
+    )
+    identities = [
+        Identity(i, g, g[0], 2 * sum(TRACKS[t][1] for t in g), 0.86 if len(g) > 1 else None, "person" if i == 1 else "clustering")
+        for i, g in enumerate(IDENTITIES)
+    ]
+    clusters = Clusters(
+        video=video,
+        params={"linkage": "average", "distance_threshold": 0.35, "cooccurrence_veto": 1, "recommend_threshold": 0.5},
+        overrides={"merge": [], "split": []},
+        identities=identities,
+        merges=[Merge([3], [9], 0.86, "clustering"), Merge([12], [20], 0.87, "clustering")],
+        recommendations=[Recommendation(7, 3, 0.58, 4, "cooccurrence_veto"), Recommendation(5, 12, 0.52, 0, "below_threshold")],
+    )
+    scores = {"mota": 0.61, "idf1": 0.52, "id_switches": 14, "num_ids": 20, "precision": 0.9, "recall": 0.7}
+    merged = {**scores, "idf1": 0.66, "id_switches": 9, "num_ids": 12}
+    features = FeaturesMeta(video, "osnet_x0_25", "osnet_x0_25_msmt17.pth", "cd" * 32, 256, 128, 512)
+    return report.VideoRecords(
+        Tracks(rows, meta), features, similarity, clusters,
+        Evaluation(video, "/data/gt.txt", 100, 0.5, scores, merged) if evaluation else None,
+    )
+
+
+def write_crops(path: Path, video: str = "syn") -> Path:
+    persons = np.array(
+        [(t, f0, f0 + 2 * k - 1, 2 * k, k) for t, (f0, k) in sorted(TRACKS.items(), key=lambda kv: -kv[1][1])],
+        dtype=formats.PERSONS_DTYPE,
+    )
+    meta = CropsMeta(video, "/data/syn.mp4", 25.0, 100, CROP_H, CROP_W, "stretch", {"crops_per_person": 50, "min_track_frames": 2})
+    with formats.open_crops_writer(path, meta, persons) as writer:
+        for t, (f0, k) in TRACKS.items():
+            for slot, crop in enumerate(distinct_crops(k, t)):
+                writer.put_crop(t, slot, crop)
+            quality = np.linspace(0.9, 0.5, k)
+            metrics = {name: np.zeros(k, dtype=np.float32) for name in formats.CROP_METRICS}
+            metrics["quality"] = quality.astype(np.float32)
+            metrics["rank"] = np.arange(1, k + 1)
+            writer.put_track(t, f0 + 2 * np.arange(k), np.tile([10, 10, 40, 90], (k, 1)), metrics)
+    return path
+
+
+def heatmap_data(page: Path) -> dict:
+    """The matrix the page's canvas is drawn from."""
+    found = re.search(r'<script type="application/json" id="heatmap-data">(.*?)</script>', page.read_text(), re.S)
+    return json.loads(found[1])
+
+
+@pytest.fixture
+def built(tmp_path):
+    """A video report written from generated records and a real final_crops.h5."""
+    records = make_records()
+    crops = write_crops(tmp_path / "final_crops.h5")
+    out = tmp_path / "results" / "syn" / "report"
+    report.write_video_report(records, crops, out / "index.html", out / "webp", SETTINGS)
+    return records, out
+
+
+# --- unit ---------------------------------------------------------------------------------------------
+
+
+def test_webp_has_one_frame_per_crop_in_time_order():
+    crops = distinct_crops(7, 0)
+    frames = np.array([30, 10, 50, 0, 20, 60, 40])  # shuffled: the WebP must play them by frame
+    data = report.track_webp(crops, frames, SETTINGS)
+    decoded = iio.imread(data, extension=".webp", index=...)
+    assert decoded.shape == (7, 96, 48, 3)
+    expected = crops[np.argsort(frames)].reshape(7, -1, 3).mean(axis=1)
+    np.testing.assert_allclose(decoded.reshape(7, -1, 3).mean(axis=1), expected, atol=8)
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "WEBP" and image.n_frames == 7 and image.info["loop"] == 0
+    image.seek(3)
+    image.load()
+    assert image.info["duration"] == 200, "5 fps"
+
+
+def test_webp_quality_changes_the_encoding():
+    crops = distinct_crops(4, 1)
+    small = report.track_webp(crops, np.arange(4), replace(SETTINGS, webp_quality=10))
+    large = report.track_webp(crops, np.arange(4), replace(SETTINGS, webp_quality=95))
+    assert len(small) < len(large)
+
+
+def test_webp_downscales_keeping_the_aspect():
+    crops = np.zeros((2, 256, 128, 3), dtype=np.uint8)
+    crops[1] = 255
+    decoded = iio.imread(report.track_webp(crops, np.arange(2), replace(SETTINGS, webp_height=64)), extension=".webp", index=...)
+    assert decoded.shape == (2, 64, 32, 3)
+
+
+def test_heatmap_has_n_by_n_cells_grouped_by_identity():
+    records = make_records()
+    grid = report.heatmap(records.similarity, records.clusters)
+    order = [3, 9, 12, 20, 7, 5]
+    assert grid.track_ids == order and grid.identities == [0, 0, 1, 1, 2, 3]
+    assert grid.values.shape == (6, 6) and grid.blocks == [(0, 2), (2, 2)]
+    ids, matrix = records.similarity.track_ids, records.similarity.matrix
+    for i, a in enumerate(order):
+        for j, b in enumerate(order):
+            assert grid.values[i, j] == matrix[ids.index(a), ids.index(b)]
+    data = grid.payload({0: 0, 1: 137, 2: 275, 3: 52}, 22)
+    assert len(data["values"]) == 36 and data["values"][1 * 6 + 4] == round(matrix[ids.index(9), ids.index(7)], 3)
+    assert data["hues"] == [0, 0, 137, 137, 275, 52] and data["together"] == []
+
+
+def test_colour_scale_ends_and_clamps():
+    assert report.colour(0.0) == "#313695" and report.colour(1.0) == "#a50026"
+    assert report.colour(-0.4) == report.colour(0.0) and report.colour(1.2) == report.colour(1.0)
+    assert report.colour(0.5) == "#fee090"
+    assert report.colour(0.125) == "#3b56a5", "halfway between the first two anchors, halves rounded up like JS"
+
+
+def test_evaluation_rows_show_before_after_and_direction():
+    rows = {r.label: r for r in report.evaluation_rows(make_records().evaluation)}
+    assert (rows["IDF1"].raw, rows["IDF1"].merged, rows["IDF1"].change, rows["IDF1"].better) == ("52.0 %", "66.0 %", "+14.0 pt", True)
+    assert (rows["ID switches"].change, rows["ID switches"].better) == ("-5", True)
+    assert rows["MOTA"].better is None, "no change"
+    undefined = replace(make_records().evaluation, raw={"precision": None}, merged={"precision": 0.5})
+    assert report.evaluation_rows(undefined) == [report.EvaluationRow("precision", "–", "50.0 %", "–", None)]
+
+
+def test_names_are_escaped_everywhere():
+    records = make_records(video=EVIL, source=f"/videos/{EVIL}")
+    cards = {t: report.TrackCard(t, 0, 1, 2, k, 0.5, 48, 96) for t, (_, k) in TRACKS.items()}
+    html = report.render_video(report.video_context(records, cards, {}))
+    assert "<script>alert(1)" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;.mp4" in html
+    page = Tags(html)
+    assert EVIL in "".join(page.text) and f"/videos/{EVIL}" in "".join(page.text)
+    index = report.render_index([report.video_summary(records.tracks, records.clusters, None)], {"videos": EVIL})
+    assert "<script>alert(1)" not in index and "&lt;script&gt;" in index
+    assert [a["href"] for a in Tags(index).find("a")] == ["../%3Cscript%3Ealert%281%29%3C/script%3E.mp4/report/index.html"]
+
+
+# --- files --------------------------------------------------------------------------------------------
+
+
+def test_video_report_files(built):
+    records, out = built
+    page = Tags((out / "index.html").read_text())
+    webps = sorted(p.name for p in (out / "webp").iterdir())
+    assert webps == sorted([f"{t}.webp" for t in TRACKS] + [f"{t}_best.webp" for t in TRACKS])
+    for t, (_, k) in TRACKS.items():
+        assert Image.open(out / "webp" / f"{t}.webp").n_frames == k
+        assert iio.imread(out / "webp" / f"{t}_best.webp").shape == (96, 48, 3)
+    images = page.find("img")
+    assert {i["src"] for i in images} == {f"webp/{t}.webp" for t in TRACKS} | {"webp/3_best.webp", "webp/7_best.webp", "webp/5_best.webp", "webp/12_best.webp"}
+    assert all((out / i["src"]).is_file() for i in images)
+    data = heatmap_data(out / "index.html")
+    assert data["ids"] == [3, 9, 12, 20, 7, 5] and len(data["values"]) == 36
+    ids = records.similarity.track_ids
+    for i, a in enumerate(data["ids"]):
+        for j, b in enumerate(data["ids"]):
+            assert data["values"][i * 6 + j] == pytest.approx(records.similarity.matrix[ids.index(a), ids.index(b)], abs=5e-4)
+    text = " ".join(" ".join(page.text).split())
+    assert "Identity 0" in text and "Identity 3" in text and "tracks found" in text
+    assert "osnet_x0_25" in text and "bytetrack" in text and "yolov8n.pt" in text
+    assert "seen in the same frame (co-occurrence veto)" in text and "together in 4 frames" in text
+    assert "IDF1" in text and "66.0 %" in text
+    assert text.count("merged by a person") == 1
+    # one card per identity, member tracks side by side in clusters.json's order
+    html = (out / "index.html").read_text()
+    assert html.index('id="identity-0"') < html.index('alt="track 3"') < html.index('alt="track 9"') < html.index('id="identity-1"')
+    # mean crop quality and crop counts come from final_crops.h5
+    assert "6 crops" in text and "quality 0.70" in text
+
+
+def test_page_without_ground_truth_has_no_evaluation(tmp_path):
+    records = make_records(evaluation=False)
+    out = tmp_path / "report"
+    report.write_video_report(records, write_crops(tmp_path / "c.h5"), out / "index.html", out / "webp", SETTINGS)
+    assert 'id="evaluation"' not in (out / "index.html").read_text()
+
+
+def test_video_without_people_gives_a_valid_page(tmp_path):
+    records = make_records(evaluation=False)
+    empty = report.VideoRecords(
+        Tracks(TrackRows.empty(), records.tracks.meta),
+        records.features,
+        replace(records.similarity, track_ids=[], matrix=np.zeros((0, 0)), cooccurrence=np.zeros((0, 0), dtype=np.int64), pairs=[],
+                distribution=Distribution(0, None, None, None, None, [], [])),
+        replace(records.clusters, identities=[], merges=[], recommendations=[]),
+    )
+    meta = CropsMeta("syn", "/data/syn.mp4", 25.0, 100, CROP_H, CROP_W, "stretch", {})
+    with formats.open_crops_writer(tmp_path / "c.h5", meta, np.zeros(0, dtype=formats.PERSONS_DTYPE)):
+        pass
+    out = tmp_path / "report"
+    report.write_video_report(empty, tmp_path / "c.h5", out / "index.html", out / "webp", SETTINGS)
+    page = Tags((out / "index.html").read_text())
+    assert heatmap_data(out / "index.html")["values"] == [] and page.find("img") == [] and list((out / "webp").iterdir()) == []
+    assert "No person was tracked long enough" in " ".join(page.text)
+
+
+def test_stale_clusters_fail_naming_the_file(tmp_path):
+    records = make_records()
+    clusters = replace(records.clusters, identities=records.clusters.identities[:-1])  # track 5 missing
+    with pytest.raises(report.ReportError, match=r"clusters\.json: its tracks differ .* rerun 'cluster'"):
+        report.write_video_report(replace(records, clusters=clusters), write_crops(tmp_path / "c.h5"), tmp_path / "i.html", tmp_path / "w", SETTINGS)
+    other = replace(records, similarity=replace(records.similarity, video="other"))
+    with pytest.raises(report.ReportError, match="made for video 'other'"):
+        report.write_video_report(other, write_crops(tmp_path / "c.h5"), tmp_path / "i.html", tmp_path / "w", SETTINGS)
+    assert not (tmp_path / "i.html").exists()
+
+
+def test_index_lists_every_video(tmp_path):
+    with_gt, without = make_records("a"), make_records("b", evaluation=False)
+    summaries = [report.video_summary(r.tracks, r.clusters, r.evaluation) for r in (with_gt, without)]
+    out = tmp_path / "report" / "index.html"
+    report.write_index(summaries, {"track": {"detector": "yolov8n.pt", "tracker_params": {}}, "report": {"webp_fps": 10}}, out)
+    page = Tags(out.read_text())
+    assert [a["href"] for a in page.find("a")] == ["../a/report/index.html", "../b/report/index.html"]
+    text = " ".join(" ".join(page.text).split())
+    assert "61.0 % → 61.0 %" in text and "52.0 % → 66.0 %" in text and "no ground truth" in text
+    assert "track.detector yolov8n.pt" in text and "report.webp_fps 10" in text and "track.tracker_params {}" in text
+    # 7 tracks (one too short to keep) and 4 identities per video, 100 frames
+    assert [r for r in page.find("tr")] and "1:04" not in text
+    assert report.video_summary(with_gt.tracks, with_gt.clusters, None).tracks == 7
+
+
+# --- in a real browser --------------------------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.is_file() or shutil.which("chromium") is None:
+        missing("Debian's chromium is not installed (apt-get install chromium; .ci/run installs it)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing("the playwright package is not installed (bash setup.sh --test)")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+def open_page(browser, html: Path):
+    """The page by file://, with every console message, page error, dialog and request recorded."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    seen = {"console": [], "errors": [], "dialogs": [], "requests": []}
+    page.on("console", lambda m: seen["console"].append((m.type, m.text)))
+    page.on("pageerror", lambda e: seen["errors"].append(str(e)))
+    page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
+    page.on("request", lambda r: seen["requests"].append(r.url))
+    page.goto(html.as_uri(), wait_until="load")
+    return page, seen
+
+
+def load_every_image(page) -> list[int]:
+    """Scroll each image into view (they load lazily) and return their naturalWidths."""
+    for img in page.locator("img").all():
+        img.scroll_into_view_if_needed()
+    page.wait_for_function("[...document.images].every(i => i.complete)")
+    return page.eval_on_selector_all("img", "imgs => imgs.map(i => i.naturalWidth)")
+
+
+def test_report_in_chromium(browser, tmp_path):
+    records = make_records(video=EVIL, source=f"/videos/{EVIL}")
+    out = tmp_path / "report"
+    report.write_video_report(records, write_crops(tmp_path / "c.h5", video=EVIL), out / "index.html", out / "webp", SETTINGS)
+    page, seen = open_page(browser, out / "index.html")
+    widths = load_every_image(page)
+    assert len(widths) == 10 and all(w > 0 for w in widths), widths
+    canvas = page.locator("#heatmap")
+    assert canvas.get_attribute("data-n") == "6" and canvas.get_attribute("data-cells") == "36"
+    # every cell is painted in the colour of its value (read back from the canvas)
+    data = heatmap_data(out / "index.html")
+    off, c = int(canvas.get_attribute("data-offset")), data["cell"]
+    centres = [[off + j * c + c // 2, off + i * c + c // 2] for i in range(6) for j in range(6)]
+    pixels = page.evaluate(
+        """centres => { const canvas = document.getElementById("heatmap"), dpr = window.devicePixelRatio;
+            const image = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);  // one readback
+            return centres.map(([x, y]) => { const k = 4 * (Math.floor(y * dpr) * canvas.width + Math.floor(x * dpr));
+                                             return Array.from(image.data.slice(k, k + 3)); }); }""",
+        centres,
+    )
+    expected = [[int(report.colour(v)[k : k + 2], 16) for k in (1, 3, 5)] for v in data["values"]]
+    assert np.abs(np.array(pixels) - np.array(expected)).max() <= 2
+    # hovering a cell shows its tracks and value
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    box = {"x": box["x"] + 1, "y": box["y"] + 1}  # inside the 1 px border
+    row, col = data["ids"].index(9), data["ids"].index(7)
+    page.mouse.move(box["x"] + off + col * c + c / 2, box["y"] + off + row * c + c / 2)
+    tip = page.locator("#tip")
+    assert tip.is_visible()
+    ids = records.similarity.track_ids
+    value = records.similarity.matrix[ids.index(9), ids.index(7)]
+    assert tip.inner_text() == f"track 9 (id 0) × track 7 (id 2): {round(value, 3):.3f}"
+    page.mouse.move(box["x"] + off + 2 * c + c / 2, box["y"] + off + 2 * c + c / 2)
+    assert tip.inner_text().startswith("track 12 (id 1) × track 12 (id 1): 1.000")
+    # the evil name is text, not code
+    assert page.inner_text("#video-id") == EVIL and seen["dialogs"] == []
+    page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    assert (tmp_path / "report.png").stat().st_size > 10_000
+    problems = [(t, m) for t, m in seen["console"] if t in ("error", "warning")]
+    assert problems == [] and seen["errors"] == []
+    assert all(url.startswith("file://") for url in seen["requests"]), seen["requests"]
+    page.close()
+
+
+def test_index_in_chromium(browser, tmp_path):
+    summaries = [report.video_summary(r.tracks, r.clusters, r.evaluation) for r in (make_records("a"), make_records("b", evaluation=False))]
+    report.write_index(summaries, {"report": {"webp_fps": 10}}, tmp_path / "report" / "index.html")
+    page, seen = open_page(browser, tmp_path / "report" / "index.html")
+    assert page.locator("#videos tr").count() == 3
+    assert [(t, m) for t, m in seen["console"] if t in ("error", "warning")] == [] and seen["errors"] == []
+    page.close()

@@ -1,0 +1,67 @@
+"""The whole chain on the real vtest clip (frames 1-124, 7 annotated people): identities against ground truth."""
+
+from collections import Counter, defaultdict
+
+import numpy as np
+import pytest
+
+from reidflow import formats
+from reidflow.formats import TrackRows
+
+pytestmark = pytest.mark.slow
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) IoU of xyxy boxes."""
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=-1)
+    area = lambda x: np.prod(x[:, 2:] - x[:, :2], axis=-1)  # noqa: E731
+    return inter / (area(a)[:, None] + area(b)[None, :] - inter)
+
+
+def true_person_of_tracks(tracks: TrackRows, gt: TrackRows, min_iou: float = 0.5) -> dict[int, int]:
+    """Each track's ground-truth person: the majority over its boxes, each matched to the best-overlapping
+    ground-truth box of its frame (IoU >= min_iou). Tracks that never match are left out."""
+    votes: dict[int, Counter] = defaultdict(Counter)
+    for frame in np.unique(tracks.frames):
+        here, truth = tracks.frames == frame, gt.frames == frame
+        if not truth.any():
+            continue
+        overlap = iou(tracks.boxes[here], gt.boxes[truth])
+        best, good = overlap.argmax(axis=1), overlap.max(axis=1) >= min_iou
+        for track, person in zip(tracks.track_ids[here][good], gt.track_ids[truth][best[good]]):
+            votes[int(track)][int(person)] += 1
+    return {track: counter.most_common(1)[0][0] for track, counter in votes.items()}
+
+
+def test_identities_never_mix_people_and_do_not_hurt_idf1(workdir, vtest_clip, vtest_gt):
+    workdir.write_videos([("clip", vtest_clip, vtest_gt)])
+    workdir.snakemake("results/clip/evaluation.json")
+    results = workdir.path / "results" / "clip"
+    tracks = formats.read_tracks(results / "tracks.npz")
+    sim = formats.read_similarity(results / "similarity.json")
+    clusters = formats.read_clusters(results / "clusters.json")
+    evaluation = formats.read_evaluation(results / "evaluation.json")
+
+    # the stages agree on which tracks exist
+    assert sorted(clusters.identity_of()) == sorted(sim.track_ids) == sorted(formats.read_features(results / "features.h5").track_ids)
+    # a real model spreads similarities (a collapsed one would put everything near 1)
+    assert sim.distribution.count == len(sim.track_ids) * (len(sim.track_ids) - 1) // 2 > 0
+    assert sim.distribution.std > 0.05 and sim.distribution.min < 0.5
+
+    # ground-truth frame f is video frame f-1: read_mot returns 0-based frames like tracks.npz
+    truth = true_person_of_tracks(tracks.rows, formats.read_mot(vtest_gt))
+    assert len(set(truth.values())) >= 5, truth
+    index = {t: i for i, t in enumerate(sim.track_ids)}
+    for identity in clusters.identities:
+        people = {truth[t] for t in identity.members if t in truth}
+        assert len(people) <= 1, f"identity {identity.id} mixes people {people}: tracks {identity.members}"
+        members = [index[t] for t in identity.members]
+        assert not np.triu(sim.cooccurrence[np.ix_(members, members)], 1).any(), "tracks seen together were merged"
+
+    assert len(clusters.identities) < len(sim.track_ids), "the clip fragments people; nothing was merged"
+    assert evaluation.frames == 124
+    assert evaluation.raw["mota"] > 0.5
+    assert evaluation.merged["idf1"] >= evaluation.raw["idf1"], (evaluation.raw, evaluation.merged)
+    assert evaluation.merged["num_ids"] <= evaluation.raw["num_ids"]
