@@ -21,10 +21,7 @@ import numpy as np
 
 from reidflow import cluster, similarity
 from reidflow.formats import Similarity, TrackRows
-
-
-def unit(x: np.ndarray) -> np.ndarray:
-    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+from reidflow.similarity import unit_rows as unit
 
 
 def make_features(n: int, k: int, dim: int, people: int, rng: np.random.Generator) -> list[np.ndarray]:

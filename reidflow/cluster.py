@@ -27,6 +27,7 @@ import numpy as np
 from reidflow import ReidflowError
 from reidflow.formats import Clusters, Identity, Merge, Recommendation, Similarity, TrackRows
 from reidflow.overrides import Overrides, OverridesError
+from reidflow.similarity import SimilarityError, locate
 
 LINKAGES = ("average", "complete", "single")
 
@@ -158,10 +159,18 @@ def build_clusters(
     settings: ClusterSettings = ClusterSettings(),
     overrides: Overrides = Overrides(),
     overrides_file: str | None = None,
+    similarity_file: str = "similarity.json",
 ) -> Clusters:
-    """The ``clusters.json`` record: identities of the tracks in ``similarity``, with ``rows`` their detections."""
+    """The ``clusters.json`` record: identities of the tracks in ``similarity``, with ``rows`` their detections.
+
+    ``overrides_file`` and ``similarity_file`` name the sources in error messages.
+    """
     ids = np.asarray(similarity.track_ids, dtype=np.int64)
     n = len(ids)
+    try:
+        rows_found, rows_index = locate(ids, rows.track_ids)
+    except SimilarityError as err:
+        raise ClusterError(f"{similarity_file}: {err}; delete it and rerun 'similarity'") from None
     index = {int(t): i for i, t in enumerate(ids)}
     overrides_file = overrides_file or "cluster overrides"
     _check_override_ids(similarity.video, overrides, index, overrides_file)
@@ -182,7 +191,7 @@ def build_clusters(
         a, b = broken[0]
         raise ClusterError(f"internal error: tracks {ids[a]} and {ids[b]} must be apart but were clustered together")
 
-    detections = _detections(ids, rows)
+    detections = np.bincount(rows_index, minlength=n)  # rows (detections) of each track
     rank = np.lexsort((ids, -detections))  # longest seen first
     position = np.empty(n, dtype=np.int64)
     position[rank] = np.arange(n)
@@ -190,7 +199,7 @@ def build_clusters(
     def ordered(indices: Sequence[int]) -> list[int]:
         return [int(ids[i]) for i in sorted(indices, key=lambda i: position[i])]
 
-    identities = _identities(ids, labels, steps, similarity.matrix, rows, ordered, detections)
+    identities = _identities(ids, labels, steps, similarity.matrix, rows.frames[rows_found], rows_index, ordered, detections)
     merges = [
         Merge(ordered(s.left), ordered(s.right), round(1.0 - s.distance, 6), "person" if s.forced else "clustering")
         for s in steps
@@ -242,24 +251,13 @@ def _check_forced_merges(video, ids, forced, cannot_link, seen_together, cooc, o
             )
 
 
-def _detections(ids: np.ndarray, rows: TrackRows) -> np.ndarray:
-    """Rows (detections) of each track."""
-    found, counts = np.unique(rows.track_ids, return_counts=True)
-    lookup = dict(zip(found.tolist(), counts.tolist()))
-    return np.array([lookup.get(int(t), 0) for t in ids], dtype=np.int64)
-
-
-def _identities(ids, labels, steps, matrix, rows, ordered, detections) -> list[Identity]:
-    n = len(ids)
-    if n == 0:
+def _identities(ids, labels, steps, matrix, row_frames, row_index, ordered, detections) -> list[Identity]:
+    """``row_frames``/``row_index``: frame and track index of every detection of a track in ``ids``."""
+    if len(ids) == 0:
         return []
     count = int(labels.max()) + 1
     # frames in which any member is present, one unique over (label, frame) for all rows
-    order = np.argsort(ids)
-    pos = np.clip(np.searchsorted(ids[order], rows.track_ids), 0, n - 1)
-    known = ids[order][pos] == rows.track_ids
-    row_labels = labels[order[pos[known]]]
-    pairs = np.unique(np.stack([row_labels, rows.frames[known]]), axis=1)
+    pairs = np.unique(np.stack([labels[row_index], row_frames]), axis=1)
     covered = np.bincount(pairs[0], minlength=count)
     by_person = {i for s in steps if s.forced for i in s.left + s.right}
     by_label = np.argsort(labels, kind="stable")

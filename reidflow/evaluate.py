@@ -32,7 +32,7 @@ def mot_scores(gt: TrackRows, hyp: TrackRows, iou_threshold: float = 0.5, frames
 
     Ground-truth rows with score 0 (MOTChallenge's "ignore" flag) are dropped.
     """
-    gt = TrackRows(gt.frames[gt.scores != 0], gt.track_ids[gt.scores != 0], gt.boxes[gt.scores != 0], gt.scores[gt.scores != 0])
+    gt = annotated(gt)
     if frames is None:
         frames = np.unique(gt.frames)
     acc = motmetrics.MOTAccumulator(auto_id=False)
@@ -53,6 +53,22 @@ def mot_scores(gt: TrackRows, hyp: TrackRows, iou_threshold: float = 0.5, frames
         precision=float(row["precision"]),
         recall=float(row["recall"]),
     )
+
+
+def annotated(gt: TrackRows) -> TrackRows:
+    """Ground truth without its confidence-0 rows (MOTChallenge's "ignore")."""
+    keep = gt.scores != 0
+    return TrackRows(gt.frames[keep], gt.track_ids[keep], gt.boxes[keep], gt.scores[keep])
+
+
+def processed_frames(first: int, last: int, vid_stride: int = 1, frame_count: int | None = None) -> np.ndarray:
+    """The frames in ``first..last`` the tracker looked at: every ``vid_stride``-th from frame 0, below
+    ``frame_count`` (the frames decoded; None: no limit). The others have no tracks by construction."""
+    if vid_stride < 1:
+        raise EvaluateError(f"vid_stride must be at least 1, got {vid_stride}")
+    frames = np.arange(first, last + 1)
+    frames = frames[frames % vid_stride == 0]
+    return frames if frame_count is None else frames[frames < frame_count]
 
 
 def _xywh(boxes: np.ndarray) -> np.ndarray:
@@ -89,16 +105,36 @@ def relabel(rows: TrackRows, identity_of: dict[int, int]) -> TrackRows:
 
 
 def evaluate_identities(
-    video: str, gt: TrackRows, rows: TrackRows, clusters: Clusters, iou_threshold: float = 0.5, ground_truth: str = ""
+    video: str,
+    gt: TrackRows,
+    rows: TrackRows,
+    clusters: Clusters,
+    iou_threshold: float = 0.5,
+    ground_truth: str = "",
+    vid_stride: int = 1,
+    frame_count: int | None = None,
 ) -> Evaluation:
-    """Scores of the raw tracks and of the tracks relabelled by identity, on the frames the ground truth spans.
+    """Scores of the raw tracks and of the tracks relabelled by identity, on the frames the ground truth spans
+    that the tracker processed (``vid_stride``, ``frame_count``: as in tracks.npz's meta).
 
     ``gt`` and ``rows`` use the video's 0-based frames (``formats.read_mot`` converts MOTChallenge's 1-based ones).
-    Frames inside the ground truth's range without any ground-truth box count too (their boxes are false positives).
+    The span runs from the first to the last frame with a ground-truth box (confidence-0 rows ignored);
+    frames inside it without any box count too (their tracked boxes are false positives).
     """
+    gt = annotated(gt)
     if len(gt) == 0:
-        raise EvaluateError(f"{ground_truth}: the ground truth has no rows; fix the file or remove 'gt' for video {video!r}")
-    frames = np.arange(int(gt.frames.min()), int(gt.frames.max()) + 1)
+        raise EvaluateError(
+            f"{ground_truth}: the ground truth has no rows (other than confidence-0 ones); fix the file or remove "
+            f"'gt' for video {video!r}"
+        )
+    first, last = int(gt.frames.min()), int(gt.frames.max())
+    frames = processed_frames(first, last, vid_stride, frame_count)
+    if len(frames) == 0:
+        decoded = f" up to frame {frame_count}" if frame_count is not None else ""
+        raise EvaluateError(
+            f"{ground_truth}: the ground truth spans MOTChallenge frames {first + 1}-{last + 1}, but the tracker "
+            f"processed none of them (one frame in {vid_stride} from frame 1{decoded}); fix 'gt' of video {video!r}"
+        )
     raw = mot_scores(gt, rows, iou_threshold, frames)
     merged = mot_scores(gt, relabel(rows, clusters.identity_of()), iou_threshold, frames)
     return Evaluation(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import pickle
+import re
 import time
 import warnings
 import zipfile
@@ -30,7 +31,10 @@ log = logging.getLogger(__name__)
 BACKENDS = ("auto", "onnx", "torch")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-CLASSIFIER_PREFIX = "classifier."
+# Heads whose size depends on the training set's identities (HACNN has classifier_global/_local).
+CLASSIFIER = re.compile(r"^classifier(_\w+)?\.")
+# Input size (height, width) of models not trained at torchreid's usual 256x128.
+INPUT_SIZES = {"hacnn": (160, 64)}
 
 # An embedder maps a uint8 batch (B, H, W, 3) RGB to float32 (B, D) unit-length features.
 Embedder = Callable[[np.ndarray], np.ndarray]
@@ -49,6 +53,11 @@ class FeatureSettings:
     backend: str = "auto"
     height: int = 256
     width: int = 128
+
+    @classmethod
+    def for_model(cls, model: str, **settings) -> FeatureSettings:
+        height, width = INPUT_SIZES.get(model, (256, 128))
+        return cls(model=model, height=height, width=width, **settings)
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -77,8 +86,8 @@ def build_model(name: str, weights: str | Path) -> torch.nn.Module:
     if name not in models.__model_factory:
         raise FeaturesError(f"unknown torchreid model {name!r} (features.model); known: {', '.join(sorted(models.__model_factory))}")
     model = models.build_model(name, num_classes=1, pretrained=False)  # pretrained=True would download
-    state = {k: v for k, v in read_state_dict(weights).items() if not k.startswith(CLASSIFIER_PREFIX)}
-    expected = {k: v for k, v in model.state_dict().items() if not k.startswith(CLASSIFIER_PREFIX)}
+    state = {k: v for k, v in read_state_dict(weights).items() if not CLASSIFIER.match(k)}
+    expected = {k: v for k, v in model.state_dict().items() if not CLASSIFIER.match(k)}
     missing = [k for k in expected if k not in state and not k.endswith("num_batches_tracked")]
     unexpected = [k for k in state if k not in expected]
     wrong_shape = [
@@ -171,10 +180,7 @@ def build_embedder(model: torch.nn.Module, settings: FeatureSettings, threads: i
     if settings.backend not in BACKENDS:
         raise FeaturesError(f"features.backend must be one of {BACKENDS}, got {settings.backend!r}")
     torch.set_num_threads(threads)
-    device = gpu.resolve_device(settings.device)
-    backend = settings.backend if settings.backend != "auto" else ("onnx" if device == "cpu" else "torch")
-    if backend == "onnx" and device != "cpu":
-        raise FeaturesError(f"the onnx backend runs on the CPU only, but features.device is {device!r}; use backend torch")
+    backend, device = gpu.choose_backend(settings.backend, settings.device, "features")
     log.info("ReID %s on %s (%s backend, batch %d)", settings.model, device, backend, settings.batch_size)
     if backend == "onnx":
         return onnx_embedder(model, threads, settings.height, settings.width)

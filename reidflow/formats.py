@@ -476,7 +476,7 @@ class Similarity:
 class Identity:
     id: int
     members: list[int]  # track ids, longest-seen first
-    representative: int  # the member track shown first (most crops / best quality)
+    representative: int  # the member track shown first: the longest-seen one (most detections)
     frames_covered: int  # distinct frames in which any member is present
     mean_similarity: float | None  # mean pairwise similarity of the members; None for a single track
     decided_by: str = "clustering"  # "person" when an override merged any of its members
@@ -544,7 +544,7 @@ class Evaluation:
 
 
 def write_similarity(path: str | os.PathLike, similarity: Similarity) -> None:
-    _write_json(path, similarity)
+    _write_json(path, similarity, indent=None)  # N×N matrices: compact, or thousands of tracks make GBs
 
 
 def read_similarity(path: str | os.PathLike) -> Similarity:
@@ -589,7 +589,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _write_json(path: str | os.PathLike, record: Any) -> None:
+def _write_json(path: str | os.PathLike, record: Any, indent: int | None = 1) -> None:
     # asdict would deep-copy the matrices; a shallow field walk is enough (nested records are dataclasses too)
     def plain(value: Any) -> Any:
         if hasattr(value, "__dataclass_fields__"):
@@ -599,7 +599,8 @@ def _write_json(path: str | os.PathLike, record: Any) -> None:
         return _jsonable(value)
 
     with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(plain(record), indent=1, allow_nan=False) + "\n")
+        separators = (",", ":") if indent is None else None
+        tmp.write_text(json.dumps(plain(record), indent=indent, separators=separators, allow_nan=False) + "\n")
 
 
 def _read_json(path: str | os.PathLike, rule: str, version: int) -> dict[str, Any]:

@@ -146,6 +146,19 @@ def resolve_device(device: str) -> str:
     return f"cuda:{device}" if device.isdigit() else device
 
 
+def choose_backend(backend: str, device: str, stage: str) -> tuple[str, str]:
+    """(backend, device) of a model stage: ``onnx`` is ONNX Runtime on the CPU, ``torch`` is PyTorch.
+
+    ``auto`` picks torch on CUDA and onnx on the CPU; backend onnx with device auto means the CPU.
+    """
+    device = "cpu" if backend == "onnx" and device == "auto" else resolve_device(device)
+    if backend == "auto":
+        backend = "onnx" if device == "cpu" else "torch"
+    if backend == "onnx" and device != "cpu":
+        raise GpuError(f"the onnx backend runs on the CPU only, but {stage}.device is {device!r}; set {stage}.backend to torch")
+    return backend, device
+
+
 def _cuda_already_initialised() -> bool:
     torch = sys.modules.get("torch")
     return bool(torch is not None and torch.cuda.is_initialized())

@@ -28,6 +28,29 @@ class OverridesError(ReidflowError):
     pass
 
 
+class _TextKeyLoader(yaml.SafeLoader):
+    """Safe YAML whose mapping keys are the text as written: plain YAML would make the video ids ``001``
+    and ``1_0`` the ints 1 and 10, and ``on``/``yes`` True, naming the wrong video or colliding."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[str, Any]:
+        written = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark, "a key that is not plain text; quote the video id",
+                    key_node.start_mark,
+                )
+            if key_node.value in written:  # plain YAML keeps the last one silently
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark, f"the key {key_node.value!r} appears twice", key_node.start_mark
+                )
+            written.add(key_node.value)
+        self.flatten_mapping(node)  # ``<<`` merge keys, as SafeLoader does; the mapping's own keys win
+        return {key_node.value: self.construct_object(value_node, deep=deep) for key_node, value_node in node.value}
+
+
 @dataclass(frozen=True)
 class Overrides:
     merge: tuple[tuple[int, int], ...] = ()
@@ -53,7 +76,7 @@ def load_overrides(path: str | Path | None, videos: Collection[str]) -> dict[str
     path = Path(path)
     fix = "see config/README.md, 'cluster.overrides'"
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_TextKeyLoader)
     except FileNotFoundError:
         raise OverridesError(f"{path}: overrides file not found; create it or set cluster.overrides to null") from None
     except yaml.YAMLError as err:
@@ -64,7 +87,6 @@ def load_overrides(path: str | Path | None, videos: Collection[str]) -> dict[str
         raise OverridesError(f"{path}: must be a mapping from video id to {{merge: [[a, b], ...], split: [[a, b], ...]}}; {fix}")
     problems, result = [], {}
     for video, entry in raw.items():
-        video = str(video)
         if video not in videos:
             problems.append(f"video {video!r} is not in the video sheet (fix the id or remove its entry)")
             continue

@@ -33,6 +33,7 @@ from reidflow.formats import (
     FeaturesMeta,
     Similarity,
     Tracks,
+    VideoInfo,
     atomic_output,
 )
 
@@ -276,6 +277,29 @@ def format_duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def video_duration(info: VideoInfo) -> str:
+    """The video's length as m:ss (h:mm:ss), "?" when its frame rate is unknown."""
+    return format_duration(info.frame_count / info.fps if info.fps > 0 else float("nan"))
+
+
+def pipeline_line(records: VideoRecords) -> str:
+    """The models and key settings of this run in one line, for the page header (the Settings section
+    holds the rest), e.g. "yolov8n.pt · bytetrack · osnet_x0_25 (osnet_x0_25_msmt17.pth) · similarity mean ·
+    average linkage, distance < 0.35".
+    """
+    meta, features, similarity, params = records.tracks.meta, records.features, records.similarity, records.clusters.params
+    parts = [Path(meta.detector).name + (f" (vid_stride {meta.vid_stride})" if meta.vid_stride > 1 else ""), meta.tracker]
+    parts.append(f"{features.model} ({Path(features.weights).name})")
+    aggregation = ", ".join(f"{key}={value}" for key, value in sorted(similarity.params.items()))
+    parts.append(f"similarity {similarity.aggregation}" + (f" ({aggregation})" if aggregation else ""))
+    if "linkage" in params:
+        linkage = f"{params['linkage']} linkage"
+        if "distance_threshold" in params:
+            linkage += f", distance < {params['distance_threshold']}"
+        parts.append(linkage)
+    return " · ".join(parts)
+
+
 @dataclass(frozen=True)
 class EvaluationRow:
     label: str
@@ -342,7 +366,8 @@ def video_context(records: VideoRecords, cards: dict[int, TrackCard], crops_meta
     return {
         "video": tracks.meta.video,
         "source": tracks.meta.source,
-        "duration": format_duration(info.frame_count / info.fps if info.fps > 0 else float("nan")),
+        "pipeline": pipeline_line(records),
+        "duration": video_duration(info),
         "info": info,
         "tracks_found": len(tracks.track_ids),
         "tracks_kept": len(cards),
@@ -391,7 +416,7 @@ def video_summary(tracks: Tracks, clusters: Clusters, evaluation: Evaluation | N
     return VideoSummary(
         video=tracks.meta.video,
         source=tracks.meta.source,
-        duration=format_duration(info.frame_count / info.fps if info.fps > 0 else float("nan")),
+        duration=video_duration(info),
         frames=info.frame_count,
         fps=info.fps,
         tracks=len(tracks.track_ids),
@@ -425,6 +450,8 @@ def environment():
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # compact JSON: the heatmap's N×N values make most of a large page
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "separators": (",", ":")}
     env.filters["num"] = lambda value, digits=3: "–" if value is None else f"{value:.{digits}f}"
     env.filters["pct"] = lambda value: "–" if value is None else f"{100 * value:.1f} %"
     return env

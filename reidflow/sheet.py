@@ -14,6 +14,8 @@ REQUIRED_COLUMNS = ("video", "path")
 OPTIONAL_COLUMNS = ("gt",)
 # Ids become directory names and Snakemake wildcard values.
 VIDEO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# results/report/ holds the index across videos, so no video may be called "report".
+RESERVED_IDS = ("report",)
 # Snakemake 9 reads "<name>" inside any input path as a path variable and rewrites or rejects it.
 PATH_VARIABLE = re.compile(r"<[A-Za-z_]\w*>")
 
@@ -67,6 +69,9 @@ def load_videos(sheet: str | Path, producible: Collection[str] = ()) -> dict[str
         vid, path, gt = values["video"], values["path"], values.get("gt") or None
         if not VIDEO_ID.match(vid):
             problems.append(f"{where}: video id {vid!r} must start with a letter or digit and use only letters, digits, '.', '_', '-'")
+            continue
+        if vid in RESERVED_IDS:
+            problems.append(f"{where}: video id {vid!r} is reserved (results/{vid}/ holds the report index); rename the video")
             continue
         if vid in videos:
             problems.append(f"{where}: duplicate video id {vid!r}; ids must be unique")

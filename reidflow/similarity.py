@@ -13,8 +13,8 @@ The diagonal follows the same definition on a track's own crops (1 for ``max`` a
 The crop-pair aggregations are computed exactly, one square tile of track pairs at a time over the upper
 triangle (the matrix is symmetric), so memory stays near ``block_bytes`` whatever the number of tracks.
 
-Nothing here assumes one video: tracks are a plain list, and the co-occurrence of tracks of different
-videos is simply zero (build it per video and place the blocks on the diagonal).
+Nothing here assumes one video: tracks are a plain list of distinct int64 keys, and the co-occurrence of
+tracks of different videos is simply zero (build it per video and place the blocks on the diagonal).
 """
 
 from __future__ import annotations
@@ -33,6 +33,31 @@ BLOCK_BYTES = 1 << 27
 
 class SimilarityError(ReidflowError):
     pass
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """float32 rows scaled to unit length along the last axis; all-zero rows stay zero."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.where(norms > 0, norms, 1.0)
+
+
+def locate(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``values`` sits in ``keys``: (found mask over ``values``, index into ``keys`` of the found).
+
+    ``keys`` must be distinct; any sortable 1-D array works (one sort plus a binary search per value).
+    """
+    keys, values = np.asarray(keys).reshape(-1), np.asarray(values).reshape(-1)
+    if len(keys) == 0:
+        return np.zeros(len(values), dtype=bool), np.zeros(0, dtype=np.int64)
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    if len(repeated):
+        raise SimilarityError(f"track id(s) {', '.join(map(str, repeated[:10].tolist()))} listed more than once; ids must be unique")
+    pos = np.minimum(np.searchsorted(ordered, values), len(keys) - 1)
+    found = ordered[pos] == values
+    return found, order[pos[found]]
 
 
 def aggregate(features: Sequence[np.ndarray], aggregation: str = "mean", topk: int = 10, block_bytes: int = BLOCK_BYTES) -> np.ndarray:
@@ -62,8 +87,7 @@ def aggregate(features: Sequence[np.ndarray], aggregation: str = "mean", topk: i
 def _mean_similarity(tracks: list[np.ndarray], normalise: bool) -> np.ndarray:
     means = np.stack([t.mean(axis=0, dtype=np.float64) for t in tracks]).astype(np.float32)
     if normalise:
-        norms = np.linalg.norm(means, axis=1, keepdims=True)
-        means /= np.where(norms > 0, norms, 1.0)
+        means = unit_rows(means)
     matrix = means @ means.T
     if normalise:
         np.fill_diagonal(matrix, 1.0)  # a cosine with itself, also when rounding says 0.9999999
@@ -155,14 +179,9 @@ def cooccurrence(rows: TrackRows, track_ids: Sequence[int]) -> np.ndarray:
 
     ids = np.asarray(track_ids, dtype=np.int64).reshape(-1)
     n = len(ids)
-    if len(np.unique(ids)) != n:
-        raise SimilarityError("track ids must be unique")
+    known, track_index = locate(ids, rows.track_ids)
     if n == 0:
         return np.zeros((0, 0), dtype=np.int64)
-    order = np.argsort(ids)
-    pos = np.clip(np.searchsorted(ids[order], rows.track_ids), 0, n - 1)
-    known = ids[order][pos] == rows.track_ids
-    track_index = order[pos[known]]
     frames, frame_index = np.unique(rows.frames[known], return_inverse=True)
     incidence = sparse.csr_matrix(
         (np.ones(len(track_index), dtype=np.int64), (track_index, frame_index)), shape=(n, len(frames))
@@ -213,12 +232,17 @@ def build_similarity(
     topk: int = 10,
     threshold: float = 0.5,
     histogram_bins: int = 20,
+    features_file: str = "features.h5",
 ) -> Similarity:
-    """The ``similarity.json`` record of one video's tracks (``features[i]`` belongs to ``track_ids[i]``)."""
+    """The ``similarity.json`` record of one video's tracks (``features[i]`` belongs to ``track_ids[i]``).
+
+    ``features_file`` names the source of ``track_ids`` and ``features`` in error messages.
+    """
     if len(track_ids) != len(features):
         raise SimilarityError(f"{len(track_ids)} track ids but {len(features)} feature matrices")
     if histogram_bins < 1:
         raise SimilarityError(f"similarity.histogram_bins must be at least 1, got {histogram_bins}")
+    _check_features(track_ids, features, features_file)
     # float64 rounded to 6 decimals: far below any decision, and similarity.json stays readable
     matrix = np.round(aggregate(features, aggregation, topk).astype(np.float64), 6)
     cooc = cooccurrence(rows, track_ids)
@@ -233,3 +257,24 @@ def build_similarity(
         pairs=similar_pairs(track_ids, matrix, cooc, threshold),
         distribution=distribution(upper_values(matrix), histogram_bins),
     )
+
+
+def _check_features(track_ids: Sequence[int], features: Sequence[np.ndarray], features_file: str) -> None:
+    """What ``aggregate`` and ``cooccurrence`` need, reported by track id and file."""
+    fix = "delete it and rerun 'features'"
+    ids = np.asarray(track_ids, dtype=np.int64).reshape(-1)
+    values, counts = np.unique(ids, return_counts=True)
+    if (counts > 1).any():
+        twice = ", ".join(map(str, values[counts > 1][:10].tolist()))
+        raise SimilarityError(f"{features_file}: track id(s) {twice} listed more than once; {fix}")
+    shapes = [np.shape(f) for f in features]
+    empty = [int(t) for t, shape in zip(ids, shapes) if len(shape) == 2 and shape[0] == 0]
+    if empty:
+        raise SimilarityError(f"{features_file}: track(s) {', '.join(map(str, empty[:10]))} have no crop features; {fix}")
+    dims = [shape[1] if len(shape) == 2 else None for shape in shapes]
+    odd = [f"{int(t)} {shape}" for t, shape, dim in zip(ids, shapes, dims) if dim is None or dim != dims[0]]
+    if odd:
+        raise SimilarityError(
+            f"{features_file}: every track needs a (K, D) feature matrix with the same D; track {int(ids[0])} has "
+            f"{shapes[0]}, but track(s) {', '.join(odd[:10])}; {fix}"
+        )

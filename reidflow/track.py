@@ -185,12 +185,7 @@ def build_detector(weights: str | Path, onnx_path: str | Path | None, settings: 
     """The torch backend on CUDA, ONNX Runtime on CPU, unless the config names one."""
     if settings.backend not in BACKENDS:
         raise TrackError(f"detector backend {settings.backend!r} unknown; use one of {', '.join(BACKENDS)} (config: track.backend)")
-    device = gpu.resolve_device(settings.device)
-    backend = settings.backend
-    if backend == "auto":
-        backend = "onnx" if device == "cpu" else "torch"
-    if backend == "onnx" and device != "cpu":
-        raise TrackError(f"the onnx backend runs on the CPU only, but track.device is {device!r}; use backend torch")
+    backend, device = gpu.choose_backend(settings.backend, settings.device, "track")
     if backend == "onnx":
         if onnx_path is None:
             raise TrackError("the onnx backend needs the exported detector (rule export_detector)")

@@ -23,10 +23,23 @@ wildcard_constraints:
     model_file="|".join(re.escape(m) for m in MODEL_REGISTRY),
 
 
+def workflow_file(path):
+    """A file of the workflow itself, relative when it lies in the working directory: moving a
+    project (workflow and results together) then changes no input path and reruns nothing.
+    """
+    path = Path(path)
+    return (
+        str(path.relative_to(Path.cwd()))
+        if path.is_relative_to(Path.cwd())
+        else str(path)
+    )
+
+
 def library(*modules):
     """Library modules a script imports: declared as inputs so that editing them reruns the rule."""
     return [
-        str(LIBRARY / f"{m}.py") for m in ("__init__", "formats", "runtime", *modules)
+        workflow_file(LIBRARY / f"{m}.py")
+        for m in ("__init__", "formats", "runtime", *modules)
     ]
 
 
@@ -59,7 +72,8 @@ DETECTOR_ONNX = f"resources/models/exported/{Path(DETECTOR_WEIGHTS).stem}.onnx"
 
 
 REID_WEIGHTS = model_file(config["features"]["weights"])
-FEATURE_KEYS = ("model", "device", "half", "batch_size", "backend")
+# batch_size is left out: features do not depend on it (tested), so changing it reruns nothing
+FEATURE_KEYS = ("model", "device", "half", "backend")
 
 
 DETECTOR_KEYS = (
@@ -121,7 +135,7 @@ def detector_inputs(wildcards):
     return inputs
 
 
-REPORT_TEMPLATES = sorted(str(p) for p in (LIBRARY / "templates").iterdir())
+REPORT_TEMPLATES = sorted(workflow_file(p) for p in (LIBRARY / "templates").iterdir())
 
 
 def report_inputs(wildcards):

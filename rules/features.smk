@@ -10,7 +10,7 @@ rule features:
     benchmark:
         "benchmarks/features/{video}.tsv"
     conda:
-        "../envs/track.yaml"
+        "../envs/features.yaml"
     threads: config["features"]["threads"]
     resources:
         gpu=gpu_request("features"),

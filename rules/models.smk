@@ -29,7 +29,7 @@ rule demo_video:
 rule export_detector:
     input:
         weights=DETECTOR_WEIGHTS,
-        code=library("track", "video"),
+        code=library("track", "video", "gpu"),
     output:
         onnx=DETECTOR_ONNX,
     log:

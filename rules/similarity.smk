@@ -21,7 +21,7 @@ rule cluster:
     input:
         similarity="results/{video}/similarity.json",
         tracks="results/{video}/tracks.npz",
-        code=library("cluster", "overrides"),
+        code=library("cluster", "overrides", "similarity"),
     output:
         clusters="results/{video}/clusters.json",
     log:
@@ -34,7 +34,6 @@ rule cluster:
         cluster=stage_params("cluster", CLUSTER_KEYS),
         # this video's slice only: editing another video's overrides reruns nothing here
         overrides=cluster_overrides,
-        overrides_file=config["cluster"]["overrides"] or "",
     script:
         "../scripts/cluster.py"
 

@@ -18,7 +18,9 @@ def main(smk):
         formats.read_tracks(smk.input.tracks).rows,
         cluster.ClusterSettings(**smk.params.cluster),
         Overrides.from_param(smk.params.overrides),
-        smk.params.overrides_file or None,
+        # for messages only: a param would rerun every video's clustering when the file is renamed
+        overrides_file=smk.config["cluster"]["overrides"],
+        similarity_file=smk.input.similarity,
     )
     formats.write_clusters(smk.output.clusters, record)
     tracks = sum(len(i.members) for i in record.identities)

@@ -12,13 +12,16 @@ log = logging.getLogger("reidflow")
 
 
 def main(smk):
+    tracks = formats.read_tracks(smk.input.tracks)
     record = evaluate.evaluate_identities(
         smk.wildcards.video,
         formats.read_mot(smk.input.gt),
-        formats.read_tracks(smk.input.tracks).rows,
+        tracks.rows,
         formats.read_clusters(smk.input.clusters),
         iou_threshold=smk.params.evaluate["iou_threshold"],
         ground_truth=smk.input.gt,
+        vid_stride=tracks.meta.vid_stride,
+        frame_count=tracks.meta.info.frame_count,
     )
     formats.write_evaluation(smk.output.evaluation, record)
     for name, scores in (("raw tracks", record.raw), ("identities", record.merged)):

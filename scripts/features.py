@@ -13,7 +13,8 @@ def main(smk):
     weights = smk.input.weights
     # a GPU job on a workstation runs on a device of its own (reidflow.gpu); CPU jobs are untouched
     with gpu.job_device(p["device"], gpu_job=smk.resources.get("gpu", 0) > 0) as device:
-        settings = features.FeatureSettings(**{**p, "device": device})
+        batch_size = smk.config["features"]["batch_size"]  # not a param: results do not depend on it
+        settings = features.FeatureSettings.for_model(**{**p, "device": device, "batch_size": batch_size})
         result = features.extract_features(smk.input.crops, weights, assets.sha256_file(weights), settings, smk.threads)
     formats.write_features(smk.output.features, result)
 

@@ -24,6 +24,7 @@ def main(smk):
         topk=p["topk"],
         threshold=p["threshold"],
         histogram_bins=p["histogram_bins"],
+        features_file=smk.input.features,
     )
     formats.write_similarity(smk.output.similarity, record)
     d = record.distribution

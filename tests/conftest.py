@@ -8,6 +8,7 @@ ground truth then skip, saying so. In CI (CI=true) a missing asset is a failure,
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -105,6 +106,28 @@ def write_clip(src: Path, dst: Path, frames: int, start: int = 0) -> Path:
 @pytest.fixture(scope="session")
 def vtest_clip(tmp_path_factory, vtest_video) -> Path:
     return write_clip(vtest_video, tmp_path_factory.mktemp("clip") / "vtest124.avi", CLIP_FRAMES)
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    rule: str
+    wildcards: dict[str, str]
+    resources: dict[str, str]
+
+
+def planned_jobs(output: str) -> list[PlannedJob]:
+    """The jobs a dry run (``snakemake -n``) prints, in its printed order."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
+        head = re.match(r"(?:local)?rule (\w+):", block.strip())
+        if not head:
+            continue
+        fields = {}
+        for key in ("wildcards", "resources"):
+            line = re.search(rf"^\s+{key}: (.*)$", block, flags=re.M)
+            fields[key] = dict(item.split("=", 1) for item in line[1].split(", ")) if line else {}
+        jobs.append(PlannedJob(head[1], fields["wildcards"], fields["resources"]))
+    return jobs
 
 
 @dataclass

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.cluster import AgglomerativeClustering
 
+from helpers_identities import rows_for
 from reidflow import cluster, formats, similarity
 from reidflow.cluster import ClusterSettings, agglomerate
 from reidflow.formats import Similarity, TrackRows
@@ -131,13 +132,8 @@ def similarity_record(matrix, rows, ids=None):
     return Similarity("v", ids, "mean", {}, 0.5, np.asarray(matrix, float), cooc, [], similarity.distribution([], 4))
 
 
-def spans(spans):
-    parts = [TrackRows(np.arange(a, b + 1), np.full(b - a + 1, t), np.zeros((b - a + 1, 4)), np.ones(b - a + 1)) for t, (a, b) in spans.items()]
-    return TrackRows.concatenate(parts)
-
-
 # Tracks 1..5: 1 and 2 seen together in frames 10-19; 1~3 very similar; 4 somewhat like 1 and 3; 5 unlike all.
-SCENE = spans({1: (0, 19), 2: (10, 29), 3: (40, 69), 4: (70, 79), 5: (80, 84)})
+SCENE = rows_for({1: (0, 19), 2: (10, 29), 3: (40, 69), 4: (70, 79), 5: (80, 84)})
 SIMS = np.array([
     [1.0, 0.9, 0.8, 0.6, 0.1],
     [0.9, 1.0, 0.7, 0.3, 0.1],
@@ -244,7 +240,7 @@ def test_bad_overrides_files(tmp_path, text, message):
 
 @pytest.mark.parametrize("n", [0, 1])
 def test_degenerate_inputs_give_valid_files(tmp_path, n):
-    rows = spans({t: (0, 3) for t in range(1, n + 1)})
+    rows = rows_for({t: (0, 3) for t in range(1, n + 1)})
     record = cluster.build_clusters(similarity_record(np.eye(n), rows), rows)
     formats.write_clusters(tmp_path / "c.json", record)
     back = formats.read_clusters(tmp_path / "c.json")
@@ -272,7 +268,7 @@ def scenes(draw):
         cooccurrence_veto=draw(st.integers(1, 3)),
         recommend_threshold=draw(st.sampled_from([0.0, 0.5])),
     )
-    return sims, spans(lives), Overrides(merge=merge, split=split), setting
+    return sims, rows_for(lives), Overrides(merge=merge, split=split), setting
 
 
 @settings(max_examples=150, deadline=None)

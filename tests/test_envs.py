@@ -35,3 +35,88 @@ def test_conda_envs_pin_the_pip_versions():
 def test_snakefmt_check_passes():
     proc = subprocess.run([sys.executable, "-m", "snakefmt", "--check", str(REPO)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# torchreid declares no requirements but imports these when it is imported.
+UNDECLARED_REQUIREMENTS = {"torchreid": {"torch", "torchvision", "gdown", "tensorboard"}}
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def rule_envs_and_scripts() -> dict[str, tuple[str, str]]:
+    """rule -> (env file, script file), from rules/*.smk."""
+    out = {}
+    for smk in sorted((REPO / "rules").glob("*.smk")):
+        for block in re.split(r"\n(?=rule \w+:)", smk.read_text()):
+            name = re.match(r"rule (\w+):", block.strip())
+            env = re.search(r'conda:\s*\n\s*"\.\./(envs/[\w.]+)"', block)
+            script = re.search(r'script:\s*\n\s*"\.\./(scripts/[\w.]+)"', block)
+            if name and script:
+                assert env, f"{smk.name}: rule {name[1]} has a script but no conda env"
+                out[name[1]] = (env[1], script[1])
+    return out
+
+
+def third_party_imports(script: Path) -> set[str]:
+    """Top-level non-stdlib modules imported by a script and, transitively, by the reidflow modules it uses."""
+    import ast
+
+    seen, todo, found = set(), [script], set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module] + ([f"reidflow.{a.name}" for a in node.names] if node.module == "reidflow" else [])
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top == "reidflow":
+                    module = REPO / (name.replace(".", "/") + ".py")
+                    todo.append(module if module.is_file() else REPO / "reidflow" / "__init__.py")
+                elif top not in sys.stdlib_module_names and top != "__future__":
+                    found.add(top)
+    return found
+
+
+def provided_by(pinned: set[str]) -> set[str]:
+    """Distributions an env gets: its pins, what they require (recursively, no extras), known gaps filled."""
+    import importlib.metadata as metadata
+
+    have, todo = set(), [_norm(p) for p in pinned]
+    while todo:
+        dist = todo.pop()
+        if dist in have:
+            continue
+        have.add(dist)
+        todo.extend(UNDECLARED_REQUIREMENTS.get(dist, ()))
+        try:
+            requires = metadata.requires(dist) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for req in requires:
+            if "extra ==" not in req:
+                todo.append(_norm(re.match(r"[A-Za-z0-9_.-]+", req)[0]))
+    return have
+
+
+def test_each_rule_env_holds_what_its_code_imports():
+    import importlib.metadata as metadata
+
+    distributions = metadata.packages_distributions()
+    rules = rule_envs_and_scripts()
+    assert {"track", "crops", "features", "similarity", "cluster", "evaluate", "report"} <= set(rules)
+    for rule, (env, script) in rules.items():
+        deps = yaml.safe_load((REPO / env).read_text())["dependencies"]
+        pinned = set(pins(next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)))
+        have = provided_by(pinned)
+        for module in sorted(third_party_imports(REPO / script)):
+            candidates = {_norm(d) for d in distributions.get(module, [module])}
+            assert candidates & have, f"rule {rule}: {script} (or a reidflow module it uses) imports {module}, which {env} lacks"

@@ -136,3 +136,19 @@ def test_visible_devices_order_and_lock_names(tmp_path):
     assert gpu.visible_devices({"CUDA_VISIBLE_DEVICES": "GPU-1a2b,1"}) == ["GPU-1a2b", "1"]
     assert gpu.visible_devices({"CUDA_VISIBLE_DEVICES": ""}) == []  # hidden on purpose: no GPU
     assert gpu.lock_path(tmp_path, "MIG-GPU-1a/1/0").name == "gpuMIG-GPU-1a_1_0.lock"
+
+
+@pytest.mark.parametrize("backend, device, expected", [
+    ("onnx", "auto", ("onnx", "cpu")),  # also on a machine with a GPU
+    ("auto", "cpu", ("onnx", "cpu")),
+    ("auto", "cuda:1", ("torch", "cuda:1")),
+    ("auto", "1", ("torch", "cuda:1")),
+    ("torch", "cpu", ("torch", "cpu")),
+])
+def test_choose_backend(backend, device, expected):
+    assert gpu.choose_backend(backend, device, "features") == expected
+
+
+def test_onnx_backend_on_a_gpu_device_is_refused():
+    with pytest.raises(gpu.GpuError, match="features.device is 'cuda:0'; set features.backend to torch"):
+        gpu.choose_backend("onnx", "cuda:0", "features")

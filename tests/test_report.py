@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import io
-import json
-import re
-import shutil
 from dataclasses import replace
-from html.parser import HTMLParser
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -15,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import missing
+from browser import Tags, browser, heatmap_data, load_every_image, open_page  # noqa: F401  browser is a fixture
 from reidflow import formats, report
 from reidflow.formats import (
     Clusters,
@@ -40,25 +36,6 @@ CROP_H, CROP_W = 64, 32
 TRACKS = {3: (0, 6), 7: (2, 4), 9: (40, 5), 12: (10, 1), 20: (60, 3), 5: (5, 2)}
 IDENTITIES = [[3, 9], [12, 20], [7], [5]]
 SETTINGS = report.ReportSettings(webp_fps=5, webp_quality=80, webp_height=96)
-
-
-class Tags(HTMLParser):
-    """Every start tag with its attributes, and the page's text."""
-
-    def __init__(self, html: str):
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str]]] = []
-        self.text: list[str] = []
-        self.feed(html)
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_data(self, data):
-        self.text.append(data)
-
-    def find(self, tag: str, cls: str | None = None) -> list[dict[str, str]]:
-        return [a for t, a in self.tags if t == tag and (cls is None or cls in a.get("class", "").split())]
 
 
 def distinct_crops(k: int, seed: int) -> np.ndarray:
@@ -136,12 +113,6 @@ def write_crops(path: Path, video: str = "syn") -> Path:
             metrics["rank"] = np.arange(1, k + 1)
             writer.put_track(t, f0 + 2 * np.arange(k), np.tile([10, 10, 40, 90], (k, 1)), metrics)
     return path
-
-
-def heatmap_data(page: Path) -> dict:
-    """The matrix the page's canvas is drawn from."""
-    found = re.search(r'<script type="application/json" id="heatmap-data">(.*?)</script>', page.read_text(), re.S)
-    return json.loads(found[1])
 
 
 @pytest.fixture
@@ -252,12 +223,14 @@ def test_video_report_files(built):
             assert data["values"][i * 6 + j] == pytest.approx(records.similarity.matrix[ids.index(a), ids.index(b)], abs=5e-4)
     text = " ".join(" ".join(page.text).split())
     assert "Identity 0" in text and "Identity 3" in text and "tracks found" in text
+    html = (out / "index.html").read_text()
+    header = html[html.index('<header class="page">') : html.index("</header>")]
+    assert Tags(header).find("div", "pipeline") and report.pipeline_line(records) in Tags(header).text, "in the header, not only under Settings"
     assert "osnet_x0_25" in text and "bytetrack" in text and "yolov8n.pt" in text
     assert "seen in the same frame (co-occurrence veto)" in text and "together in 4 frames" in text
     assert "IDF1" in text and "66.0 %" in text
     assert text.count("merged by a person") == 1
     # one card per identity, member tracks side by side in clusters.json's order
-    html = (out / "index.html").read_text()
     assert html.index('id="identity-0"') < html.index('alt="track 3"') < html.index('alt="track 9"') < html.index('id="identity-1"')
     # mean crop quality and crop counts come from final_crops.h5
     assert "6 crops" in text and "quality 0.70" in text
@@ -307,52 +280,40 @@ def test_index_lists_every_video(tmp_path):
     report.write_index(summaries, {"track": {"detector": "yolov8n.pt", "tracker_params": {}}, "report": {"webp_fps": 10}}, out)
     page = Tags(out.read_text())
     assert [a["href"] for a in page.find("a")] == ["../a/report/index.html", "../b/report/index.html"]
-    text = " ".join(" ".join(page.text).split())
-    assert "61.0 % → 61.0 %" in text and "52.0 % → 66.0 %" in text and "no ground truth" in text
-    assert "track.detector yolov8n.pt" in text and "report.webp_fps 10" in text and "track.tracker_params {}" in text
-    # 7 tracks (one too short to keep) and 4 identities per video, 100 frames
-    assert [r for r in page.find("tr")] and "1:04" not in text
-    assert report.video_summary(with_gt.tracks, with_gt.clusters, None).tracks == 7
+    # 100 frames at 25 fps; 7 tracks found (one too short to keep), 4 identities
+    assert page.rows[:3] == [
+        ["video", "source", "duration", "frames", "tracks", "identities", "MOTA raw → merged", "IDF1 raw → merged"],
+        ["a", "/data/syn.mp4", "0:04", "100", "7", "4", "61.0 % → 61.0 %", "52.0 % → 66.0 %"],
+        ["b", "/data/syn.mp4", "0:04", "100", "7", "4", "no ground truth", "no ground truth"],
+    ]
+    assert ["track.detector", "yolov8n.pt"] in page.rows and ["report.webp_fps", "10"] in page.rows
+    assert ["track.tracker_params", "{}"] in page.rows
+    header = " ".join(" ".join(t for t in page.text).split()).split("Videos")[0]
+    assert "2 videos 200 frames 14 tracks 8 identities" in header
+
+
+def test_durations():
+    assert report.video_duration(VideoInfo(25.0, 320, 240, 100)) == "0:04"
+    assert report.video_duration(VideoInfo(25.0, 320, 240, 25 * 3725)) == "1:02:05"
+    assert report.video_duration(VideoInfo(0.0, 320, 240, 100)) == "?", "a video without a frame rate"
+
+
+def test_header_names_models_and_key_settings():
+    records = make_records()
+    expected = "yolov8n.pt · bytetrack · osnet_x0_25 (osnet_x0_25_msmt17.pth) · similarity mean (topk=10) · average linkage, distance < 0.35"
+    assert report.pipeline_line(records) == expected
+    paths = replace(
+        records,
+        tracks=replace(records.tracks, meta=replace(records.tracks.meta, detector="/models/yolov8s.pt", vid_stride=2)),
+        features=replace(records.features, weights="/models/osnet_x1_0_msmt17.pth"),
+        similarity=replace(records.similarity, aggregation="max", params={}),
+    )
+    assert report.pipeline_line(paths) == (
+        "yolov8s.pt (vid_stride 2) · bytetrack · osnet_x0_25 (osnet_x1_0_msmt17.pth) · similarity max · average linkage, distance < 0.35"
+    )
 
 
 # --- in a real browser --------------------------------------------------------------------------------
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.is_file() or shutil.which("chromium") is None:
-        missing("Debian's chromium is not installed (apt-get install chromium; .ci/run installs it)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing("the playwright package is not installed (bash setup.sh --test)")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-def open_page(browser, html: Path):
-    """The page by file://, with every console message, page error, dialog and request recorded."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    seen = {"console": [], "errors": [], "dialogs": [], "requests": []}
-    page.on("console", lambda m: seen["console"].append((m.type, m.text)))
-    page.on("pageerror", lambda e: seen["errors"].append(str(e)))
-    page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
-    page.on("request", lambda r: seen["requests"].append(r.url))
-    page.goto(html.as_uri(), wait_until="load")
-    return page, seen
-
-
-def load_every_image(page) -> list[int]:
-    """Scroll each image into view (they load lazily) and return their naturalWidths."""
-    for img in page.locator("img").all():
-        img.scroll_into_view_if_needed()
-    page.wait_for_function("[...document.images].every(i => i.complete)")
-    return page.eval_on_selector_all("img", "imgs => imgs.map(i => i.naturalWidth)")
 
 
 def test_report_in_chromium(browser, tmp_path):
@@ -392,6 +353,8 @@ def test_report_in_chromium(browser, tmp_path):
     assert tip.inner_text().startswith("track 12 (id 1) × track 12 (id 1): 1.000")
     # the evil name is text, not code
     assert page.inner_text("#video-id") == EVIL and seen["dialogs"] == []
+    assert page.inner_text("header #pipeline") == report.pipeline_line(records)
+    assert page.inner_text("header #pipeline").endswith("similarity mean (topk=10) · average linkage, distance < 0.35")
     page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     assert (tmp_path / "report.png").stat().st_size > 10_000
     problems = [(t, m) for t, m in seen["console"] if t in ("error", "warning")]

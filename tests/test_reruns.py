@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, Workdir, write_clip
+from conftest import REPO, Workdir, planned_jobs, write_clip
 
 WORKFLOW_PARTS = ("Snakefile", "rules", "scripts", "reidflow", "config/schemas", "resources/models.yaml", "envs")
 PER_VIDEO_CHAIN = ("track", "crops", "features", "similarity", "cluster", "report")
@@ -58,13 +57,7 @@ def two_videos(gt: Path) -> list[tuple]:
 def planned(wd: Workdir) -> Counter:
     """(rule, video) of every job a dry run plans; the target rule ``all`` is left out."""
     proc = wd.snakemake("-n")
-    jobs = Counter()
-    for block in re.split(r"\n(?=(?:local)?rule \w+:)", proc.stdout + proc.stderr):
-        head = re.match(r"(?:local)?rule (\w+):", block.strip())
-        if head and head.group(1) != "all":
-            video = re.search(r"wildcards: .*?\bvideo=([^,\s]+)", block)
-            jobs[(head.group(1), video.group(1) if video else None)] += 1
-    return jobs
+    return Counter((job.rule, job.wildcards.get("video")) for job in planned_jobs(proc.stdout + proc.stderr) if job.rule != "all")
 
 
 def chain(video: str, rules=PER_VIDEO_CHAIN, gt: bool = False) -> Counter:
@@ -146,3 +139,11 @@ def test_edited_library_module_reruns_its_stage_and_downstream(finished, module,
     with edited(finished.snakefile.parent / "reidflow" / f"{module}.py", lambda text: text + "\n# edited\n"):
         assert planned(finished) == chain("a", downstream, gt=gt) + chain("b", downstream) + INDEX
     assert planned(finished) == Counter()
+
+
+def test_moved_project_reruns_nothing(finished, tmp_path):
+    """Workflow, sheet and results moved together: no input path changes (library inputs are relative)."""
+    moved = tmp_path / "moved"
+    shutil.copytree(finished.path, moved, symlinks=True)  # copy2 keeps file times
+    wd = Workdir(moved, finished.config, snakefile=moved / "workflow" / "Snakefile")
+    assert planned(wd) == Counter()

@@ -67,3 +67,13 @@ def test_empty_sheet(tmp_path):
 def test_errors_name_the_real_line(tmp_path, video):
     with pytest.raises(SheetError, match="line 4: duplicate video id 'a'"):
         load_videos(write(tmp_path, f"video\tpath\n# comment\na\t{video}\na\t{video}\n"))
+
+
+def test_reserved_id_report(tmp_path, video):
+    with pytest.raises(SheetError, match="video id 'report' is reserved"):
+        load_videos(write(tmp_path, f"video\tpath\nreport\t{video}\n"))
+
+
+def test_path_with_a_snakemake_path_variable(tmp_path, video):
+    with pytest.raises(SheetError, match="'<script>x.avi' contains '<name>'"):
+        load_videos(write(tmp_path, "video\tpath\na\t<script>x.avi\n"))

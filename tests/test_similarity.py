@@ -3,17 +3,10 @@
 import numpy as np
 import pytest
 
+from helpers_identities import rows_for, unit_tracks, views_of
 from reidflow import formats, similarity
 from reidflow.formats import TrackRows
 from reidflow.similarity import AGGREGATIONS, SimilarityError
-
-
-def unit_tracks(rng, counts, dim=24):
-    out = []
-    for k in counts:
-        x = rng.standard_normal((k, dim))
-        out.append((x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32))
-    return out
 
 
 def brute_force(features, aggregation, topk):
@@ -72,8 +65,7 @@ def test_same_person_scores_higher_than_strangers():
     """A sanity check of direction: two noisy views of one vector beat two unrelated vectors."""
     rng = np.random.default_rng(5)
     base = rng.standard_normal(64)
-    views = [base + 0.3 * rng.standard_normal((5, 64)) for _ in range(2)] + [rng.standard_normal((5, 64))]
-    features = [(v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32) for v in views]
+    features = [views_of(rng, base, 5), views_of(rng, base, 5), views_of(rng, rng.standard_normal(64), 5)]
     for aggregation in AGGREGATIONS:
         m = similarity.aggregate(features, aggregation)
         assert m[0, 1] > m[0, 2] + 0.3 and m[0, 1] > m[1, 2] + 0.3, aggregation
@@ -87,6 +79,32 @@ def test_bad_inputs_are_clear_errors():
         similarity.aggregate([features[0], features[1][:, :10]], "mean")
     with pytest.raises(SimilarityError, match="no crop features"):
         similarity.aggregate([features[0], np.zeros((0, 24), np.float32)], "max")
+
+
+def test_locate():
+    keys = np.array([30, 10, 20])
+    found, index = similarity.locate(keys, [20, 5, 30, 30, 99, 10])
+    assert found.tolist() == [True, False, True, True, False, True] and index.tolist() == [2, 0, 0, 1]
+    found, index = similarity.locate(np.zeros(0, np.int64), [1, 2])
+    assert found.tolist() == [False, False] and len(index) == 0
+    with pytest.raises(SimilarityError, match=r"track id\(s\) 10 listed more than once"):
+        similarity.locate([10, 20, 10], [1])
+
+
+def test_several_videos_as_packed_keys_do_not_collide():
+    """(video, track) packed into one int64 key, frames offset per video: the same track ids and frames in
+    two videos stay apart, and co-occurrence is block-diagonal."""
+    rows = rows_for({1: (0, 9), 2: (5, 14)})
+
+    def of_video(v):
+        return TrackRows(rows.frames + (v << 32), rows.track_ids + (v << 32), rows.boxes, rows.scores)
+
+    both = TrackRows.concatenate([of_video(0), of_video(1)])
+    keys = [1, 2, (1 << 32) + 1, (1 << 32) + 2]
+    got = similarity.cooccurrence(both, keys)
+    expected = np.zeros((4, 4), np.int64)
+    expected[:2, :2] = expected[2:, 2:] = [[10, 5], [5, 10]]
+    np.testing.assert_array_equal(got, expected)
 
 
 def brute_cooccurrence(rows, ids):
@@ -109,12 +127,6 @@ def test_cooccurrence_counts_shared_frames():
 def build(features, rows, **kw):
     ids = list(range(1, len(features) + 1))
     return similarity.build_similarity("v", ids, features, rows, **kw)
-
-
-def rows_for(spans):
-    """One detection per frame for each track id in ``spans`` {id: (first, last)}."""
-    parts = [TrackRows(np.arange(a, b + 1), np.full(b - a + 1, t), np.zeros((b - a + 1, 4)), np.ones(b - a + 1)) for t, (a, b) in spans.items()]
-    return TrackRows.concatenate(parts)
 
 
 def test_similarity_record_round_trip(tmp_path):
@@ -151,3 +163,16 @@ def test_degenerate_inputs_give_valid_files(tmp_path, counts):
         assert back.matrix.shape == back.cooccurrence.shape == (len(counts), len(counts))
         assert back.pairs == [] and back.distribution.count == 0 and back.distribution.mean is None
         assert sum(back.distribution.histogram_counts) == 0
+
+
+@pytest.mark.parametrize("ids, features, message", [
+    ([4, 9, 2], [(3, 24), (0, 24), (2, 24)], "results/v/features.h5: track(s) 9 have no crop features; delete it and rerun 'features'"),
+    ([4, 9, 4], [(3, 24), (1, 24), (2, 24)], "results/v/features.h5: track id(s) 4 listed more than once"),
+    ([4, 9, 2], [(3, 24), (1, 16), (2, 24)], "track 4 has (3, 24), but track(s) 9 (1, 16); delete it and rerun 'features'"),
+])
+def test_bad_features_name_the_file_and_the_tracks(ids, features, message):
+    rng = np.random.default_rng(10)
+    matrices = [unit_tracks(rng, [k], d)[0] if k else np.zeros((0, d), np.float32) for k, d in features]
+    with pytest.raises(SimilarityError) as err:
+        similarity.build_similarity("v", ids, matrices, rows_for({}), features_file="results/v/features.h5")
+    assert message in str(err.value)

@@ -79,7 +79,8 @@ COMPARE_OUTPUTS = {
 
 
 def targets(videos) -> list[str]:
-    return [f"results/{video}/{name}" for video in videos for name in COMPARE_OUTPUTS]
+    """The compared files and the reports, so that every rule runs as a SLURM job."""
+    return [f"results/{video}/{name}" for video in videos for name in COMPARE_OUTPUTS] + ["results/report/index.html"]
 
 
 def slurm_is_up() -> bool:

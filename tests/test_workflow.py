@@ -4,17 +4,29 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import CLIP_FRAMES
+from conftest import CLIP_FRAMES, REPO, planned_jobs
 from reidflow import assets, evaluate, formats
 
 pytestmark = pytest.mark.slow
 
 
-def test_dry_run_plans_the_track_chain(workdir, vtest_clip):
+def test_dry_run_plans_the_whole_chain_without_gpus(workdir, vtest_clip):
     workdir.write_videos([("clip", vtest_clip, "")])
-    out = workdir.snakemake("-n").stdout
-    assert "track" in out and "export_detector" in out
+    proc = workdir.snakemake("-n")
+    jobs = {job.rule: job for job in planned_jobs(proc.stdout + proc.stderr)}
+    assert set(jobs) == {"export_detector", "track", "crops", "features", "similarity", "cluster", "report", "report_index", "all"}
+    assert all(job.resources.get("gpu", "0") == "0" for job in jobs.values()), "no GPU asked for on a CPU-only run"
     assert not (workdir.path / "results").exists()
+
+
+def test_gpu_profile_gives_the_gpu_rules_a_gpu_and_skips_the_onnx_export(workdir, vtest_clip):
+    workdir.write_videos([("clip", vtest_clip, "")])
+    proc = workdir.snakemake("-n", "--profile", str(REPO / "profiles" / "gpu"))
+    jobs = {job.rule: job for job in planned_jobs(proc.stdout + proc.stderr)}
+    gpus = {rule: job.resources.get("gpu", "0") for rule, job in jobs.items()}
+    assert gpus["track"] == gpus["features"] == "1"
+    assert {rule for rule, n in gpus.items() if n != "0"} == {"track", "features"}
+    assert "export_detector" not in jobs, "on a GPU the detector runs through PyTorch, no ONNX export"
 
 
 def test_lint_reports_nothing(workdir, vtest_clip):

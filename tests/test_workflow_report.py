@@ -4,9 +4,9 @@ import re
 
 import pytest
 
+from browser import Tags, browser, heatmap_data, load_every_image, open_page  # noqa: F401  browser is a fixture
 from conftest import write_clip
 from reidflow import formats
-from test_report import Tags, browser, heatmap_data, load_every_image, open_page  # noqa: F401  browser is a fixture
 
 pytestmark = pytest.mark.slow
 
@@ -21,6 +21,11 @@ def test_reports_from_scratch(workdir, vtest_clip, vtest_gt, vtest_video, tmp_pa
     workdir.snakemake("results/report/index.html")
     results = workdir.path / "results"
 
+    cfg = workdir.config
+    models = (  # the page header names the models and key settings of the run
+        f"{cfg['track']['detector']} · {cfg['track']['tracker']} · {cfg['features']['model']} ({cfg['features']['weights']})"
+        f" · similarity {cfg['similarity']['aggregation']} · {cfg['cluster']['linkage']} linkage, distance < {cfg['cluster']['distance_threshold']}"
+    )
     cells = {}
     for video, with_gt in (("clip", True), ("evil", False)):
         page_path = results / video / "report" / "index.html"
@@ -39,7 +44,7 @@ def test_reports_from_scratch(workdir, vtest_clip, vtest_gt, vtest_video, tmp_pa
         assert webps == {f"{t}.webp" for t in kept} | {f"{t}_best.webp" for t in kept}
         assert all((page_path.parent / img["src"]).is_file() for img in page.find("img"))
         assert ('id="evaluation"' in html) == with_gt
-        assert "osnet" in html and "yolov8n.pt" in html and "bytetrack" in html
+        assert models in Tags(html[: html.index("</header>")]).text
     assert "&lt;img src=x onerror=alert(1)&gt;.avi" in (results / "evil" / "report" / "index.html").read_text()
 
     index_path = results / "report" / "index.html"
