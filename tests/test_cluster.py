@@ -8,11 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.cluster import AgglomerativeClustering
 
-from helpers_identities import rows_for
 from reidflow import cluster, formats, similarity
 from reidflow.cluster import ClusterSettings, agglomerate
-from reidflow.formats import Similarity, TrackRows
+from reidflow.formats import Similarity
 from reidflow.overrides import Overrides, OverridesError, load_overrides, overrides_param
+
+from helpers_identities import rows_for
 
 
 def same_partition(a, b):
@@ -220,6 +221,22 @@ def test_load_overrides(tmp_path):
     assert load_overrides(path, ["a"]) == {}
 
 
+def test_overrides_video_ids_are_the_text_as_written(tmp_path):
+    """Plain YAML reads 001 and 1 both as the int 1, 1_0 as 10 and on/yes as True."""
+    path = tmp_path / "overrides.yaml"
+    path.write_text("001:\n  merge: [[1, 2]]\n1:\n  split: [[3, 4]]\n1_0: {split: [[5, 6]]}\non: {merge: [[7, 8]]}\nyes: {}\n")
+    found = load_overrides(path, ["001", "1", "1_0", "10", "on", "yes"])
+    assert found == {
+        "001": Overrides(merge=((1, 2),)),
+        "1": Overrides(split=((3, 4),)),
+        "1_0": Overrides(split=((5, 6),)),
+        "on": Overrides(merge=((7, 8),)),
+        "yes": Overrides(),
+    }
+    with pytest.raises(OverridesError, match="video '001' is not in the video sheet"):
+        load_overrides(path, ["1", "1_0", "on", "yes"])
+
+
 @pytest.mark.parametrize("text, message", [
     ("x:\n  merge: [[1, 2]]\n", "video 'x' is not in the video sheet"),
     ("a:\n  merge: [[1, 2, 3]]\n", "merge must be a list of [track_id, track_id] pairs"),
@@ -227,6 +244,8 @@ def test_load_overrides(tmp_path):
     ("a:\n  join: [[1, 2]]\n", "expected keys merge and split only"),
     ("[1, 2]\n", "must be a mapping from video id"),
     ("a: [\n", "not valid YAML"),
+    ("a: {}\na:\n  merge: [[1, 2]]\n", "the key 'a' appears twice"),
+    ("? [a, b]\n: {}\n", "quote the video id"),
 ])
 def test_bad_overrides_files(tmp_path, text, message):
     path = tmp_path / "overrides.yaml"
@@ -236,6 +255,12 @@ def test_bad_overrides_files(tmp_path, text, message):
     assert message in str(err.value)
     with pytest.raises(OverridesError, match="overrides file not found"):
         load_overrides(tmp_path / "missing.yaml", ["a"])
+
+
+def test_repeated_track_ids_name_the_similarity_file():
+    record = Similarity("v", [1, 2, 1], "mean", {}, 0.5, np.eye(3), np.zeros((3, 3), int), [], similarity.distribution([], 4))
+    with pytest.raises(cluster.ClusterError, match=r"^results/v/similarity.json: track id\(s\) 1 listed more than once.*rerun 'similarity'"):
+        cluster.build_clusters(record, SCENE, similarity_file="results/v/similarity.json")
 
 
 @pytest.mark.parametrize("n", [0, 1])

@@ -7,14 +7,9 @@ from reidflow import evaluate, formats
 from reidflow.evaluate import EvaluateError
 from reidflow.formats import Clusters, Identity, TrackRows
 
-FRAMES = np.arange(40)
+from helpers_identities import walker
 
-
-def walker(ids, x0, frames=FRAMES):
-    """Boxes of one person walking right, 2 px a frame; ``ids`` per frame (a scalar or an array)."""
-    x = x0 + 2.0 * frames
-    boxes = np.c_[x, np.full_like(x, 100.0), x + 40, np.full_like(x, 220.0)]
-    return TrackRows(frames, np.broadcast_to(ids, frames.shape), boxes, np.ones(len(frames)))
+FRAMES = np.arange(40)  # walker's default
 
 
 def clusters_of(groups):
@@ -63,6 +58,35 @@ def test_frames_without_any_ground_truth_box_inside_its_span_count(tmp_path):
     hyp = walker(5, 0.0, np.arange(30))
     record = evaluate.evaluate_identities("v", gt, hyp, clusters_of([[5]]))
     assert record.frames == 30 and record.raw["precision"] == pytest.approx(20 / 30)
+
+
+def test_only_frames_the_tracker_processed_count(ground_truth):
+    """With vid_stride 2 the tracker saw frames 0, 2, 4, ...; decoding ended after frame 29 (of gt's 0-39)."""
+    seen = FRAMES[(FRAMES % 2 == 0) & (FRAMES < 30)]
+    hyp = TrackRows.concatenate([walker(10, 0.0, seen), walker(12, 400.0, seen)])
+    gt = formats.read_mot(ground_truth)
+    record = evaluate.evaluate_identities("v", gt, hyp, clusters_of([[10], [12]]), vid_stride=2, frame_count=30)
+    assert record.frames == 15
+    assert record.raw["recall"] == pytest.approx(1.0) and record.raw["mota"] == pytest.approx(1.0)
+    # the same tracks scored on every frame: the unprocessed ones would be misses
+    assert evaluate.evaluate_identities("v", gt, hyp, clusters_of([[10], [12]])).raw["recall"] == pytest.approx(15 / 40)
+
+
+def test_ignored_ground_truth_rows_do_not_widen_the_span():
+    annotated = walker(1, 0.0, np.arange(20))
+    ignored = TrackRows([35], [9], [[0, 0, 10, 10]], [0.0])  # confidence 0: MOTChallenge's "ignore"
+    hyp = walker(5, 0.0, np.arange(40))
+    record = evaluate.evaluate_identities("v", TrackRows.concatenate([annotated, ignored]), hyp, clusters_of([[5]]))
+    assert record.frames == 20 and record.raw["precision"] == pytest.approx(1.0)
+    with pytest.raises(EvaluateError, match="gt.txt: the ground truth has no rows"):
+        evaluate.evaluate_identities("v", ignored, hyp, clusters_of([[5]]), ground_truth="gt.txt")
+
+
+def test_ground_truth_outside_the_processed_frames_is_an_error():
+    gt = walker(1, 0.0, np.arange(50, 60))
+    with pytest.raises(EvaluateError, match=r"gt.txt: the ground truth spans MOTChallenge frames 51-60, but the tracker processed none"):
+        evaluate.evaluate_identities("v", gt, walker(5, 0.0), clusters_of([[5]]), ground_truth="gt.txt", frame_count=50)
+    assert evaluate.processed_frames(3, 12, vid_stride=4, frame_count=12).tolist() == [4, 8]
 
 
 def test_no_tracks_at_all(ground_truth, tmp_path):

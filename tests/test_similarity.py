@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from helpers_identities import rows_for, unit_tracks, views_of
 from reidflow import formats, similarity
 from reidflow.formats import TrackRows
 from reidflow.similarity import AGGREGATIONS, SimilarityError
+
+from helpers_identities import rows_for, unit_tracks, views_of
 
 
 def brute_force(features, aggregation, topk):

@@ -6,32 +6,24 @@ import pytest
 from reidflow import formats
 from reidflow.formats import TrackRows
 
+from helpers_identities import views_of, walker
+
 pytestmark = pytest.mark.slow
 
 FRAMES = np.arange(40)
 
 
-def walker(track_ids, x0, frames):
-    x = x0 + 2.0 * frames
-    boxes = np.c_[x, np.full_like(x, 100.0), x + 40, np.full_like(x, 220.0)]
-    return TrackRows(frames, np.broadcast_to(track_ids, frames.shape), boxes, np.full(len(frames), 0.9))
-
-
-def write_video(workdir, video, with_gt=True):
+def write_video(workdir, video, with_gt=True, features=None):
     """Person A tracked as 1 (frames 0-19) then 2 (20-39); person B as 3 throughout; A's tracks look alike."""
     results = workdir.path / "results" / video
     (workdir.path / f"{video}.avi").write_bytes(b"never decoded: tracks.npz is newer")  # first: older than tracks.npz
-    rows = TrackRows.concatenate([walker(np.where(FRAMES < 20, 1, 2), 0.0, FRAMES), walker(3, 400.0, FRAMES)])
+    rows = TrackRows.concatenate([walker(np.where(FRAMES < 20, 1, 2), 0.0, FRAMES, 0.9), walker(3, 400.0, FRAMES, 0.9)])
     meta = formats.TracksMeta(video, f"{video}.avi", formats.VideoInfo(10.0, 768, 576, 40), 1, "yolov8n.pt", "", "bytetrack", {})
     formats.write_tracks(results / "tracks.npz", formats.Tracks(rows, meta))
     rng = np.random.default_rng(0)
     person_a, person_b = rng.standard_normal((2, 64))
-
-    def crops(base, k):
-        x = base + 0.3 * rng.standard_normal((k, 64))
-        return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
-
-    features = {3: crops(person_b, 12), 1: crops(person_a, 8), 2: crops(person_a, 1)}  # a track with one crop
+    if features is None:  # a track with one crop
+        features = {3: views_of(rng, person_b, 12), 1: views_of(rng, person_a, 8), 2: views_of(rng, person_a, 1)}
     fmeta = formats.FeaturesMeta(video, "osnet_x0_25", "osnet_x0_25_msmt17.pth", "", 256, 128, 64)
     formats.write_features(results / "features.h5", formats.Features(fmeta, features))
     gt = ""
@@ -93,6 +85,14 @@ def test_editing_one_videos_overrides_reruns_only_that_video(workdir):
     assert [(m.left, m.right, m.decided_by) for m in a.merges] == [([1], [2], "person")]
     assert (workdir.path / "results" / "b" / "clusters.json").stat().st_mtime_ns == before["results/b/clusters.json"]
 
+    # the file renamed, its content unchanged: nothing to redo
+    merged = {t: (workdir.path / t).stat().st_mtime_ns for t in targets}
+    overrides.rename(workdir.path / "config" / "decisions.yaml")
+    workdir.config["cluster"]["overrides"] = "config/decisions.yaml"
+    workdir.write_config()
+    workdir.snakemake(*targets)
+    assert {t: (workdir.path / t).stat().st_mtime_ns for t in targets} == merged
+
 
 @pytest.mark.parametrize("entry, message", [
     ("merge: [[1, 3]]", "the merge pairs put tracks 1 and 3 into one identity, but they are seen together in 20 frame(s)"),
@@ -119,3 +119,12 @@ def test_overrides_for_an_unknown_video_stop_before_any_job(workdir):
     proc = workdir.snakemake("-n", "results/a/clusters.json", check=False)
     assert proc.returncode != 0
     assert "config/overrides.yaml: video 'typo' is not in the video sheet" in proc.stdout + proc.stderr
+
+
+def test_a_track_without_features_fails_naming_the_file_and_track(workdir):
+    empty = {3: np.ones((1, 64), np.float32) / 8, 1: np.ones((2, 64), np.float32) / 8, 2: np.zeros((0, 64), np.float32)}
+    workdir.write_videos([write_video(workdir, "a", features=empty)])
+    proc = workdir.snakemake("results/a/similarity.json", check=False)
+    assert proc.returncode != 0
+    log = (workdir.path / "logs" / "similarity" / "a.log").read_text()
+    assert "results/a/features.h5: track(s) 2 have no crop features; delete it and rerun 'features'" in log
