@@ -2,9 +2,10 @@
 
 The model is any torchreid architecture by name, built without pretrained downloads and loaded from a
 local weights file: classifier keys are dropped (their size depends on the training set), every other
-key must match. Crops are preprocessed as tensors in batches (RGB, the model's input size, ImageNet
-mean/std). On CPU the network runs as an in-memory ONNX Runtime export of the loaded model (about twice
-as fast as eager PyTorch on CPU; ``bench/features.py``); on CUDA as PyTorch, in fp16 if ``half``.
+key must match. Crops go in as uint8 RGB batches at the model's input size; the ImageNet mean/std
+normalisation and the L2 norm are layers of the network (``ReidNetwork``). On CPU it runs as an
+in-memory ONNX Runtime export of the loaded model (about 3x eager PyTorch there); on CUDA as PyTorch,
+in fp16 if ``half``. ``bench/features.py`` compares it with torchreid's ``FeatureExtractor``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -115,33 +117,42 @@ def feature_dim(model: torch.nn.Module, height: int, width: int) -> int:
         return int(model(torch.zeros(1, 3, height, width)).shape[1])
 
 
-def preprocess(batch: np.ndarray, height: int, width: int) -> torch.Tensor:
-    """uint8 (B, h, w, 3) RGB -> normalised float32 (B, 3, height, width), resized only if sizes differ."""
-    x = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float().div_(255.0)
-    if x.shape[2:] != (height, width):
-        x = torch.nn.functional.interpolate(x, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    return x.sub_(mean).div_(std).contiguous()
+class ReidNetwork(torch.nn.Module):
+    """uint8 (B, H, W, 3) RGB crops -> unit-length float32 features.
+
+    The ImageNet normalisation and the L2 norm are part of the network, so ONNX Runtime (or the GPU)
+    runs them with it: no per-crop Python work, and only uint8 pixels travel to a GPU.
+    """
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = (images.permute(0, 3, 1, 2).float() - self.mean.float()) / self.std.float()
+        out = self.model(x.to(self.mean.dtype))  # fp16 when the network was made half
+        return torch.nn.functional.normalize(out.float(), dim=1)
 
 
-def normalise(features: np.ndarray) -> np.ndarray:
-    features = features.astype(np.float32, copy=False)
-    norms = np.linalg.norm(features, axis=1, keepdims=True)
-    return features / np.maximum(norms, 1e-12)
+def fit_to_input(batch: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Crops stored at another size are stretched to the model's input, as the crops stage resizes."""
+    if batch.shape[1:3] == (height, width):
+        return np.ascontiguousarray(batch)
+    return np.stack([cv2.resize(crop, (width, height), interpolation=cv2.INTER_LINEAR) for crop in batch])
 
 
 def torch_embedder(model: torch.nn.Module, device: str, half: bool, height: int, width: int) -> Embedder:
     half = half and device.startswith("cuda")  # fp16 only where it is fast and supported
-    model = model.to(device)
+    network = ReidNetwork(model).to(device)
     if half:
-        model = model.half()
+        network = network.half()
 
     def embed(batch: np.ndarray) -> np.ndarray:
-        x = preprocess(batch, height, width).to(device, non_blocking=True)
+        images = torch.from_numpy(fit_to_input(batch, height, width)).to(device, non_blocking=True)
         with torch.inference_mode():
-            out = model(x.half() if half else x)
-        return normalise(out.float().cpu().numpy())
+            return network(images).cpu().numpy()
 
     return embed
 
@@ -156,8 +167,8 @@ def onnx_embedder(model: torch.nn.Module, threads: int, height: int, width: int)
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
-            model,
-            (torch.zeros(1, 3, height, width),),
+            ReidNetwork(model).eval(),
+            (torch.zeros(1, height, width, 3, dtype=torch.uint8),),
             buffer,
             input_names=["images"],
             output_names=["features"],
@@ -171,7 +182,7 @@ def onnx_embedder(model: torch.nn.Module, threads: int, height: int, width: int)
     log.info("ONNX export of the ReID model: %.1f s", time.perf_counter() - started)
 
     def embed(batch: np.ndarray) -> np.ndarray:
-        return normalise(session.run(None, {"images": preprocess(batch, height, width).numpy()})[0])
+        return session.run(None, {"images": fit_to_input(batch, height, width)})[0]
 
     return embed
 

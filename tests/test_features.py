@@ -162,3 +162,10 @@ def test_features_on_vtest_through_snakemake(workdir, vtest_clip, weights):
     np.testing.assert_allclose(np.linalg.norm(stacked, axis=1), 1.0, atol=1e-5)
     assert result.meta.model == "osnet_x0_25" and result.meta.weights_sha256 == assets.sha256_file(weights)
     assert (workdir.path / "logs/features/clip.log").read_text().count("onnx backend") == 1
+
+
+def test_crops_of_another_size_are_stretched_to_the_input(model, labelled):
+    small = np.stack([cv2.resize(crop, (64, 128), interpolation=cv2.INTER_AREA) for crop in labelled[0][:4]])
+    stretched = np.stack([cv2.resize(crop, (128, 256), interpolation=cv2.INTER_LINEAR) for crop in small])
+    np.testing.assert_array_equal(features.fit_to_input(small, 256, 128), stretched)
+    np.testing.assert_allclose(embed_all(model, small), embed_all(model, stretched), atol=1e-5)
