@@ -17,7 +17,7 @@ import re
 import time
 import warnings
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -215,23 +215,17 @@ def embed_in_batches(tracks: Iterable[tuple[int, np.ndarray]], embed: Embedder, 
 
     for track_id, crops in tracks:
         parts[track_id] = []
-        for piece in _split(crops, batch_size):
-            take = min(len(piece), batch_size - pending_count)
-            pending.append((track_id, piece[:take]))
+        start = 0
+        while start < len(crops):
+            take = min(len(crops) - start, batch_size - pending_count)
+            pending.append((track_id, crops[start : start + take]))
             pending_count += take
+            start += take
             if pending_count == batch_size:
                 flush()
-            if take < len(piece):
-                pending.append((track_id, piece[take:]))
-                pending_count += len(piece) - take
     if pending_count:
         flush()
     return {t: np.concatenate(p) if p else np.zeros((0, 0), np.float32) for t, p in parts.items()}
-
-
-def _split(crops: np.ndarray, size: int) -> Iterator[np.ndarray]:
-    for start in range(0, len(crops), size):
-        yield crops[start : start + size]
 
 
 def extract_features(crops_path: str | Path, weights: str | Path, weights_sha256: str, settings: FeatureSettings, threads: int) -> Features:
