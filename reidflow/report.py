@@ -359,7 +359,8 @@ def video_context(records: VideoRecords, cards: dict[int, TrackCard], crops_meta
             "identity_a": identity_of[rec.a],
             "identity_b": identity_of[rec.b],
         }
-        for rec in clusters.recommendations
+        # pairs only the threshold kept apart first: those are a person's real decisions
+        for rec in sorted(clusters.recommendations, key=lambda r: (r.reason != "below_threshold", -r.similarity))
     ]
     grid = heatmap(similarity, clusters)
     cell_px = max(1, min(22, 800 // max(grid.size, 1)))  # 1 px per track beyond 800 tracks

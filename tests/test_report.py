@@ -228,6 +228,9 @@ def test_video_report_files(built):
     assert Tags(header).find("div", "pipeline") and report.pipeline_line(records) in Tags(header).text, "in the header, not only under Settings"
     assert "osnet_x0_25" in text and "bytetrack" in text and "yolov8n.pt" in text
     assert "seen in the same frame (co-occurrence veto)" in text and "together in 4 frames" in text
+    # the pair only the threshold kept apart (5, 12; less similar) comes before the vetoed one (7, 3)
+    recommendations = html[html.index('id="recommendations"') :]
+    assert recommendations.index('alt="track 5"') < recommendations.index('alt="track 7"')
     assert "IDF1" in text and "66.0 %" in text
     assert text.count("merged by a person") == 1
     # one card per identity, member tracks side by side in clusters.json's order
