@@ -35,9 +35,13 @@ def mot_scores(gt: TrackRows, hyp: TrackRows, iou_threshold: float = 0.5, frames
     gt = annotated(gt)
     if frames is None:
         frames = np.unique(gt.frames)
+    # rows sorted by frame once: each frame's rows are a slice, not a scan of every row
+    gt, hyp = gt.sorted(), hyp.sorted()
+    gt_start, gt_end = np.searchsorted(gt.frames, frames, "left"), np.searchsorted(gt.frames, frames, "right")
+    hyp_start, hyp_end = np.searchsorted(hyp.frames, frames, "left"), np.searchsorted(hyp.frames, frames, "right")
     acc = motmetrics.MOTAccumulator(auto_id=False)
-    for frame in frames:
-        g, h = gt.frames == frame, hyp.frames == frame
+    for k, frame in enumerate(frames):
+        g, h = slice(gt_start[k], gt_end[k]), slice(hyp_start[k], hyp_end[k])
         gt_xywh, hyp_xywh = _xywh(gt.boxes[g]), _xywh(hyp.boxes[h])
         dist = motmetrics.distances.iou_matrix(gt_xywh, hyp_xywh, max_iou=1 - iou_threshold)
         acc.update(gt.track_ids[g].tolist(), hyp.track_ids[h].tolist(), dist, frameid=int(frame))
@@ -89,15 +93,11 @@ def relabel(rows: TrackRows, identity_of: dict[int, int]) -> TrackRows:
     the higher-scoring box is kept, as a tracker would report one box per id and frame.
     """
     ids = np.unique(rows.track_ids)
-    next_label = max(identity_of.values(), default=0) + 1
-    labels = {}
-    for track in ids.tolist():
-        if track in identity_of:
-            labels[track] = identity_of[track]
-        else:
-            labels[track] = next_label
-            next_label += 1
-    new_ids = np.array([labels[t] for t in rows.track_ids.tolist()], dtype=np.int64)
+    known = np.array([t in identity_of for t in ids.tolist()], dtype=bool)
+    labels = np.empty(len(ids), dtype=np.int64)
+    labels[known] = [identity_of[t] for t in ids[known].tolist()]
+    labels[~known] = max(identity_of.values(), default=0) + 1 + np.arange(int((~known).sum()))
+    new_ids = labels[np.searchsorted(ids, rows.track_ids)]
     order = np.argsort(-rows.scores, kind="stable")
     _, first = np.unique(np.stack([rows.frames[order], new_ids[order]]), axis=1, return_index=True)
     keep = np.sort(order[first])

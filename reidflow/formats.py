@@ -19,6 +19,12 @@ Stages never open these files by hand: they call the readers and writers here.
         crops    uint8 (K,H,W,3) RGB, chunked one crop per chunk, compressed
         frames   int64 (K,), boxes float32 (K,4) original xyxy box, and one (K,) dataset per metric
                  in CROP_METRICS (``rank``: 1 = best quality within the track)
+
+``features.h5`` (stage ``features``), HDF5: attrs as FeaturesMeta; ``track_ids`` in final_crops.h5's order;
+    tracks/<id>/features float32 (K, D), unit rows, row i = crop i of that track.
+
+``similarity.json``, ``clusters.json``, ``evaluation.json``: the records Similarity, Clusters and Evaluation
+    below, field by field (similarity.json compact: it holds N x N matrices).
 """
 
 from __future__ import annotations
@@ -549,12 +555,18 @@ def write_similarity(path: str | os.PathLike, similarity: Similarity) -> None:
 
 def read_similarity(path: str | os.PathLike) -> Similarity:
     raw = _read_json(path, "similarity", SIMILARITY_FORMAT_VERSION)
-    n = len(raw["track_ids"])
-    raw["matrix"] = np.asarray(raw["matrix"], dtype=np.float64).reshape(n, n)
-    raw["cooccurrence"] = np.asarray(raw["cooccurrence"], dtype=np.int64).reshape(n, n)
-    raw["pairs"] = [SimilarPair(**p) for p in raw["pairs"]]
-    raw["distribution"] = Distribution(**raw["distribution"])
-    return _build(path, "similarity", Similarity, raw)
+
+    def build() -> Similarity:
+        n = len(raw["track_ids"])
+        return Similarity(**{
+            **raw,
+            "matrix": np.asarray(raw["matrix"], dtype=np.float64).reshape(n, n),
+            "cooccurrence": np.asarray(raw["cooccurrence"], dtype=np.int64).reshape(n, n),
+            "pairs": [SimilarPair(**p) for p in raw["pairs"]],
+            "distribution": Distribution(**raw["distribution"]),
+        })
+
+    return _build(path, "similarity", build)
 
 
 def write_clusters(path: str | os.PathLike, clusters: Clusters) -> None:
@@ -563,10 +575,12 @@ def write_clusters(path: str | os.PathLike, clusters: Clusters) -> None:
 
 def read_clusters(path: str | os.PathLike) -> Clusters:
     raw = _read_json(path, "cluster", CLUSTERS_FORMAT_VERSION)
-    raw["identities"] = [Identity(**i) for i in raw["identities"]]
-    raw["merges"] = [Merge(**m) for m in raw["merges"]]
-    raw["recommendations"] = [Recommendation(**r) for r in raw["recommendations"]]
-    return _build(path, "cluster", Clusters, raw)
+    return _build(path, "cluster", lambda: Clusters(**{
+        **raw,
+        "identities": [Identity(**i) for i in raw["identities"]],
+        "merges": [Merge(**m) for m in raw["merges"]],
+        "recommendations": [Recommendation(**r) for r in raw["recommendations"]],
+    }))
 
 
 def write_evaluation(path: str | os.PathLike, evaluation: Evaluation) -> None:
@@ -574,33 +588,29 @@ def write_evaluation(path: str | os.PathLike, evaluation: Evaluation) -> None:
 
 
 def read_evaluation(path: str | os.PathLike) -> Evaluation:
-    return _build(path, "evaluate", Evaluation, _read_json(path, "evaluate", EVALUATION_FORMAT_VERSION))
+    raw = _read_json(path, "evaluate", EVALUATION_FORMAT_VERSION)
+    return _build(path, "evaluate", lambda: Evaluation(**raw))
 
 
-def _jsonable(value: Any) -> Any:
+def _plain_json(value: Any) -> Any:
+    """Records (dataclasses), NumPy arrays and scalars as JSON values; a field walk, not asdict's deep copy."""
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: _plain_json(getattr(value, name)) for name in value.__dataclass_fields__}
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): _plain_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [_plain_json(v) for v in value]
     return value
 
 
 def _write_json(path: str | os.PathLike, record: Any, indent: int | None = 1) -> None:
-    # asdict would deep-copy the matrices; a shallow field walk is enough (nested records are dataclasses too)
-    def plain(value: Any) -> Any:
-        if hasattr(value, "__dataclass_fields__"):
-            return {name: plain(getattr(value, name)) for name in value.__dataclass_fields__}
-        if isinstance(value, (list, tuple)):
-            return [plain(v) for v in value]
-        return _jsonable(value)
-
+    separators = (",", ":") if indent is None else None
     with atomic_output(path) as tmp:
-        separators = (",", ":") if indent is None else None
-        tmp.write_text(json.dumps(plain(record), indent=indent, separators=separators, allow_nan=False) + "\n")
+        tmp.write_text(json.dumps(_plain_json(record), indent=indent, separators=separators, allow_nan=False) + "\n")
 
 
 def _read_json(path: str | os.PathLike, rule: str, version: int) -> dict[str, Any]:
@@ -617,8 +627,9 @@ def _read_json(path: str | os.PathLike, rule: str, version: int) -> dict[str, An
     return raw
 
 
-def _build(path: str | os.PathLike, rule: str, cls: type, raw: dict[str, Any]) -> Any:
+def _build(path: str | os.PathLike, rule: str, build: Any) -> Any:
+    """``build()`` turns the checked JSON into its record; a missing or odd field is a damaged file."""
     try:
-        return cls(**raw)
-    except TypeError as err:
-        raise FormatError(f"{path}: damaged file ({err}); delete it and rerun '{rule}'") from None
+        return build()
+    except (KeyError, TypeError, ValueError) as err:
+        raise FormatError(f"{path}: damaged file ({type(err).__name__}: {err}); delete it and rerun '{rule}'") from None

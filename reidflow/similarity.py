@@ -192,8 +192,7 @@ def cooccurrence(rows: TrackRows, track_ids: Sequence[int]) -> np.ndarray:
 
 def upper_values(matrix: np.ndarray) -> np.ndarray:
     """The values above the diagonal (each unordered pair once)."""
-    n = len(matrix)
-    return matrix[np.triu(np.ones((n, n), dtype=bool), 1)]
+    return matrix[np.triu_indices(len(matrix), 1)]
 
 
 def distribution(values: np.ndarray, bins: int) -> Distribution:

@@ -1,3 +1,4 @@
+import json
 import os
 
 import numpy as np
@@ -115,3 +116,12 @@ def test_crop_chunks_are_blosc_lz4_and_read_back_through_the_filter(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "c.h5").stat().st_mode & 0o777 == 0o666 & ~umask, "the usual permissions, not mkstemp's 0600"
+
+
+@pytest.mark.parametrize("reader, rule", [(formats.read_similarity, "similarity"), (formats.read_clusters, "cluster")])
+def test_json_with_a_missing_field_is_a_damaged_file(tmp_path, reader, rule):
+    path = tmp_path / "record.json"
+    version = formats.SIMILARITY_FORMAT_VERSION if rule == "similarity" else formats.CLUSTERS_FORMAT_VERSION
+    path.write_text(json.dumps({"format_version": version, "video": "v", "track_ids": [1]}))
+    with pytest.raises(formats.FormatError, match=rf"record\.json: damaged file .*rerun '{rule}'"):
+        reader(path)
