@@ -408,6 +408,15 @@ def write_features(path: str | os.PathLike, features: Features) -> None:
 
 
 def read_features(path: str | os.PathLike) -> Features:
+    return _read_features(path, with_tracks=True)
+
+
+def read_features_meta(path: str | os.PathLike) -> FeaturesMeta:
+    """The attributes alone (model, weights, sizes), without loading every track's matrix."""
+    return _read_features(path, with_tracks=False).meta
+
+
+def _read_features(path: str | os.PathLike, with_tracks: bool) -> Features:
     import h5py
 
     path = Path(path)
@@ -421,7 +430,8 @@ def read_features(path: str | os.PathLike) -> Features:
                     f"{FEATURES_FORMAT_VERSION}; {hint}"
                 )
             meta = FeaturesMeta(**{k: v for k, v in attrs.items() if k in FeaturesMeta.__dataclass_fields__})
-            by_track = {int(t): file["tracks"][str(int(t))]["features"][()] for t in file["track_ids"][()]}
+            track_ids = file["track_ids"][()] if with_tracks else []
+            by_track = {int(t): file["tracks"][str(int(t))]["features"][()] for t in track_ids}
     except FileNotFoundError:
         raise FormatError(f"{path}: file not found; run the workflow's 'features' rule to create it") from None
     except (OSError, KeyError, TypeError) as err:

@@ -508,7 +508,7 @@ def write_video_report(
                 width=max(1, round(w * settings.webp_height / h)),
                 height=settings.webp_height,
             )
-        crops_meta = {"resize": reader.meta.resize, "size": f"{reader.meta.crop_height}×{reader.meta.crop_width}", **reader.meta.params}
+        crops_meta = reader.meta.params  # the crop settings used, resize and size included
     html = render_video(video_context(records, cards, crops_meta))
     with atomic_output(out_html) as tmp:
         tmp.write_text(html, encoding="utf-8")

@@ -12,7 +12,7 @@ def main(smk):
     evaluation = smk.input.get("evaluation")
     records = report.VideoRecords(
         tracks=formats.read_tracks(smk.input.tracks),
-        features=formats.read_features(smk.input.features).meta,
+        features=formats.read_features_meta(smk.input.features),
         similarity=formats.read_similarity(smk.input.similarity),
         clusters=formats.read_clusters(smk.input.clusters),
         evaluation=formats.read_evaluation(evaluation) if evaluation else None,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 import yaml
 
@@ -154,12 +155,36 @@ class Workdir:
         return proc
 
 
-@pytest.fixture
-def workdir(tmp_path, models_dir) -> Workdir:
-    """The repository's config, pointed at the test's videos and the local weights."""
+def repo_config(models_dir: Path) -> dict:
+    """The repository's config (a fresh copy), pointed at config/videos.tsv and the local weights."""
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["videos"] = "config/videos.tsv"
     config["models_dir"] = str(models_dir)
-    wd = Workdir(tmp_path, config)
+    return config
+
+
+@pytest.fixture
+def workdir(tmp_path, models_dir) -> Workdir:
+    wd = Workdir(tmp_path, repo_config(models_dir))
     wd.write_config()
     return wd
+
+
+@pytest.fixture(scope="session")
+def vtest_run(tmp_path_factory, models_dir, vtest_clip, vtest_gt) -> Workdir:
+    """One full run of the workflow on the vtest clip with its ground truth, shared by the tests that only
+    read its results (they must not change it)."""
+    wd = Workdir(tmp_path_factory.mktemp("vtest_run"), repo_config(models_dir))
+    wd.write_config()
+    wd.write_videos([("clip", vtest_clip, vtest_gt)])
+    wd.snakemake()
+    return wd
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) IoU of xyxy boxes."""
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=-1)
+    area = lambda x: np.prod(x[:, 2:] - x[:, :2], axis=-1)  # noqa: E731
+    return inter / (area(a)[:, None] + area(b)[None, :] - inter)

@@ -154,6 +154,7 @@ def test_features_on_vtest_through_snakemake(workdir, vtest_clip, weights):
     workdir.write_videos([("clip", vtest_clip)], header=("video", "path"))
     workdir.snakemake("results/clip/features.h5")
     result = formats.read_features(workdir.path / "results/clip/features.h5")
+    assert formats.read_features_meta(workdir.path / "results/clip/features.h5") == result.meta
     with formats.CropsReader(workdir.path / "results/clip/final_crops.h5") as reader:
         assert result.track_ids == reader.track_ids and len(result.track_ids) >= 5
         for track_id, kept in zip(reader.track_ids, reader.persons["crops_kept"]):

@@ -14,9 +14,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import yaml
 
-from conftest import REPO, Workdir, planned_jobs, write_clip
+from conftest import REPO, Workdir, planned_jobs, repo_config, write_clip
 
 pytestmark = pytest.mark.slow
 
@@ -36,16 +35,14 @@ def copy_workflow(dst: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory, vtest_video, vtest_gt, models_dir) -> Workdir:
+def finished(tmp_path_factory, vtest_video, vtest_clip, vtest_gt, models_dir) -> Workdir:
     root = tmp_path_factory.mktemp("reruns")
     snakefile = copy_workflow(root / "workflow")
     (root / "videos").mkdir()
-    write_clip(vtest_video, root / "videos" / "a.avi", 124)
+    shutil.copyfile(vtest_clip, root / "videos" / "a.avi")
     write_clip(vtest_video, root / "videos" / "b.avi", 60, start=400)
     write_clip(vtest_video, root / "videos" / "c.avi", 40, start=600)
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    config.update(videos="config/videos.tsv", models_dir=str(models_dir))
-    wd = Workdir(root, config, snakefile=snakefile)
+    wd = Workdir(root, repo_config(models_dir), snakefile=snakefile)
     wd.write_config()
     wd.write_videos(two_videos(vtest_gt))
     wd.snakemake()

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import REPO, SHARED, SNAKEFILE, Workdir, missing, write_clip
+from conftest import REPO, SHARED, SNAKEFILE, Workdir, missing, repo_config, write_clip
 from reidflow import formats
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 SLURM_SCRIPTS = SHARED / "slurm"
 FAKE_GPU_TYPE = "testgpu"
 GPU_RULES = {"track", "features"}
-CLIP_FRAMES = 30
+SLURM_CLIP_FRAMES = 30
 RUN_TIMEOUT_S = 600
 
 
@@ -167,13 +167,13 @@ def slurm_job(job_id: str) -> dict[str, str]:
 
 
 def test_workflow_on_slurm_equals_a_local_run(slurm_cluster, tmp_path, models_dir, vtest_video):
-    clips = {name: write_clip(vtest_video, tmp_path / f"{name}.avi", CLIP_FRAMES) for name in ("clip1", "clip2")}
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    config.update(videos="config/videos.tsv", models_dir=str(models_dir))
-    config["track"]["imgsz"] = 320  # the cluster is this 2-core machine: keep the jobs short
+    clip = write_clip(vtest_video, tmp_path / "clip.avi", SLURM_CLIP_FRAMES)
+    clips = {"clip1": clip, "clip2": clip}  # two videos (the sheet needs distinct ids, not distinct files)
     runs = {}
     for name in ("local", "slurm"):
-        wd = Workdir(tmp_path / name, yaml.safe_load(yaml.safe_dump(config)))
+        config = repo_config(models_dir)
+        config["track"]["imgsz"] = 320  # the cluster is this 2-core machine: keep the jobs short
+        wd = Workdir(tmp_path / name, config)
         wd.write_config()
         wd.write_videos([(video, path, "") for video, path in clips.items()])
         runs[name] = wd

@@ -2,6 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import iou
 from reidflow import track
 from reidflow.formats import TrackRows
 
@@ -38,14 +39,6 @@ def onnx_detector(tmp_path_factory, models_dir):
     path = tmp_path_factory.mktemp("onnx") / "yolov8n.onnx"
     track.export_onnx(models_dir / "yolov8n.pt", path)
     return path
-
-
-def iou(a, b):
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area = lambda x: np.prod(x[:, 2:] - x[:, :2], axis=1)  # noqa: E731
-    return inter / (area(a)[:, None] + area(b)[None, :] - inter)
 
 
 def test_onnx_detector_agrees_with_ultralytics(onnx_detector, models_dir, vtest_video):

@@ -36,9 +36,8 @@ def test_lint_reports_nothing(workdir, vtest_clip):
     assert "Congratulations, your workflow is in a good condition" in proc.stdout + proc.stderr
 
 
-def test_track_and_crops_on_vtest(workdir, vtest_clip, vtest_gt, models_dir):
-    workdir.write_videos([("clip", vtest_clip, vtest_gt)])
-    workdir.snakemake()
+def test_track_and_crops_on_vtest(vtest_run, vtest_gt, models_dir):
+    workdir = vtest_run
     tracks = formats.read_tracks(workdir.path / "results" / "clip" / "tracks.npz")
     meta = tracks.meta
     assert (meta.video, meta.info.frame_count, meta.info.width, meta.info.height) == ("clip", CLIP_FRAMES, 768, 576)

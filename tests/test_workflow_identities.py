@@ -5,19 +5,11 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 
+from conftest import iou
 from reidflow import formats
 from reidflow.formats import TrackRows
 
 pytestmark = pytest.mark.slow
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) IoU of xyxy boxes."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=-1)
-    area = lambda x: np.prod(x[:, 2:] - x[:, :2], axis=-1)  # noqa: E731
-    return inter / (area(a)[:, None] + area(b)[None, :] - inter)
 
 
 def true_person_of_tracks(tracks: TrackRows, gt: TrackRows, min_iou: float = 0.5) -> dict[int, int]:
@@ -35,10 +27,8 @@ def true_person_of_tracks(tracks: TrackRows, gt: TrackRows, min_iou: float = 0.5
     return {track: counter.most_common(1)[0][0] for track, counter in votes.items()}
 
 
-def test_identities_never_mix_people_and_do_not_hurt_idf1(workdir, vtest_clip, vtest_gt):
-    workdir.write_videos([("clip", vtest_clip, vtest_gt)])
-    workdir.snakemake("results/clip/evaluation.json")
-    results = workdir.path / "results" / "clip"
+def test_identities_never_mix_people_and_do_not_hurt_idf1(vtest_run, vtest_gt):
+    results = vtest_run.path / "results" / "clip"
     tracks = formats.read_tracks(results / "tracks.npz")
     sim = formats.read_similarity(results / "similarity.json")
     clusters = formats.read_clusters(results / "clusters.json")
