@@ -382,7 +382,8 @@ def video_context(records: VideoRecords, cards: dict[int, TrackCard], crops_meta
         "identities": identities,
         "heatmap": grid,
         "heatmap_data": grid.payload(hue_of, cell_px),
-        "legend": [(round(t, 2), colour(SCALE_MIN + t * (SCALE_MAX - SCALE_MIN))) for t in np.linspace(0, 1, 11)],
+        # the palette's own anchors: SVG interpolates linearly between stops, as heatmap.js does
+        "legend": [(t, colour(SCALE_MIN + t * (SCALE_MAX - SCALE_MIN))) for t, _ in PALETTE],
         "scale": (SCALE_MIN, SCALE_MAX),
         "histogram": histogram(similarity.distribution),
         "markers": threshold_markers(similarity, clusters),

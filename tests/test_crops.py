@@ -20,6 +20,16 @@ def video(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def first_frame(video):
+    cap = cv2.VideoCapture(str(video))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok
+    frame.flags.writeable = False  # shared by several tests
+    return frame
+
+
 def make_tracks(rows: TrackRows) -> Tracks:
     meta = TracksMeta(
         video="syn", source="synthetic.avi", info=VideoInfo(10.0, W, H, N_FRAMES), vid_stride=1,
@@ -52,6 +62,7 @@ def test_crops_file_round_trip_and_pixels(video, tmp_path):
     crops.extract_crops(video, make_tracks(rows), settings(), out, "syn")
     cap = cv2.VideoCapture(str(video))
     frames = [cap.read()[1] for _ in range(N_FRAMES)]
+    cap.release()
     with CropsReader(out) as reader:
         assert reader.meta.video == "syn" and (reader.meta.crop_height, reader.meta.crop_width) == (256, 128)
         assert reader.meta.params["crops_per_person"] == 8
@@ -82,9 +93,8 @@ def test_crops_spread_over_the_whole_track():
     assert list(crops.spread(4, 10)) == [0, 1, 2, 3]
 
 
-def test_blurred_crop_is_less_sharp(video):
-    cap = cv2.VideoCapture(str(video))
-    crop, sharp = crops.cut(cap.read()[1], np.array([50, 40, 150, 200]), 256, 128, "stretch")
+def test_blurred_crop_is_less_sharp(first_frame):
+    crop, sharp = crops.cut(first_frame, np.array([50, 40, 150, 200]), 256, 128, "stretch")
     assert sharp == pytest.approx(crops.sharpness(crop))
     assert crops.sharpness(cv2.GaussianBlur(crop, (9, 9), 3)) < 0.5 * crops.sharpness(crop)
 
@@ -102,9 +112,8 @@ def test_ranks_are_a_permutation_by_quality():
     assert list(crops.ranks(q, np.array([0, 1, 2, 3]))) == [4, 1, 3, 2]
 
 
-def test_pad_mode_keeps_aspect(video):
-    cap = cv2.VideoCapture(str(video))
-    crop, _ = crops.cut(cap.read()[1], np.array([0, 0, 100, 100]), 256, 128, "pad")
+def test_pad_mode_keeps_aspect(first_frame):
+    crop, _ = crops.cut(first_frame, np.array([0, 0, 100, 100]), 256, 128, "pad")
     assert crop.shape == (256, 128, 3)
     assert crop[:60].max() == 0 and crop[-60:].max() == 0 and crop[128].max() > 0
 
@@ -136,14 +145,14 @@ def test_reader_rejects_other_files(tmp_path):
         CropsReader(bad)
 
 
-def test_cut_clips_fractional_boxes_to_the_frame(video):
-    frame = cv2.VideoCapture(str(video)).read()[1]
+def test_cut_clips_fractional_boxes_to_the_frame(first_frame):
+    frame = first_frame
     crop, _ = crops.cut(frame, np.array([-5.5, 10.2, 40.3, H + 9.0], dtype=np.float32), 256, 128, "stretch")
     expected = cv2.cvtColor(cv2.resize(frame[10:H, 0:41], (128, 256)), cv2.COLOR_BGR2RGB)
     np.testing.assert_array_equal(crop, expected)
 
 
-def test_sharpness_is_the_variance_of_the_laplacian(video):
-    crop, _ = crops.cut(cv2.VideoCapture(str(video)).read()[1], np.array([50, 40, 150, 200]), 256, 128, "stretch")
+def test_sharpness_is_the_variance_of_the_laplacian(first_frame):
+    crop, _ = crops.cut(first_frame, np.array([50, 40, 150, 200]), 256, 128, "stretch")
     laplacian = cv2.Laplacian(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), cv2.CV_64F)
     assert crops.sharpness(crop) == pytest.approx(laplacian.var(), rel=1e-12)

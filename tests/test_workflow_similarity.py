@@ -34,7 +34,8 @@ def write_video(workdir, video, with_gt=True, features=None):
 
 
 def test_similarity_cluster_evaluate(workdir):
-    workdir.write_videos([write_video(workdir, "clip")])
+    clip = write_video(workdir, "clip")
+    workdir.write_videos([clip])
     workdir.snakemake("results/clip/evaluation.json")
     results = workdir.path / "results" / "clip"
     sim = formats.read_similarity(results / "similarity.json")
@@ -51,7 +52,7 @@ def test_similarity_cluster_evaluate(workdir):
         assert (workdir.path / "logs" / rule / "clip.log").is_file()
     assert (workdir.path / "benchmarks" / "cluster" / "clip.tsv").is_file()
     # a video without ground truth has no evaluation.json, and asking for one says why
-    workdir.write_videos([write_video(workdir, "clip"), write_video(workdir, "nogt", with_gt=False)])
+    workdir.write_videos([clip, write_video(workdir, "nogt", with_gt=False)])
     proc = workdir.snakemake("-n", "results/nogt/evaluation.json", check=False)
     assert proc.returncode != 0 and "'nogt' has no ground truth" in proc.stdout + proc.stderr
 
