@@ -1,12 +1,32 @@
-from snakemake.utils import min_version, validate
+import sys
+from pathlib import Path
+
+import yaml
+from snakemake.utils import min_version, update_config, validate
 
 min_version("9.0")
+
+sys.path.insert(0, workflow.basedir)  # the workflow's own reidflow, installed or not
+
+from reidflow.config import check_config, typed_cli_config
+
+CONFIG_SCHEMA = "config/schemas/config.schema.yaml"
 
 
 configfile: "config/config.yaml"
 
 
-validate(config, "config/schemas/config.schema.yaml")
+# Nested --config values arrive as text (track='{conf: 0.3}' gives '0.3'): type them as the schema says.
+update_config(
+    config,
+    typed_cli_config(
+        workflow.config_settings.config,
+        yaml.safe_load((Path(workflow.basedir) / CONFIG_SCHEMA).read_text()),
+    ),
+)
+validate(config, CONFIG_SCHEMA)
+# What the schema cannot express (NaN/inf, tracker parameter ranges, crops.weights), before any job runs.
+check_config(config)
 
 
 include: "rules/common.smk"
@@ -16,6 +36,10 @@ include: "rules/crops.smk"
 include: "rules/features.smk"
 include: "rules/similarity.smk"
 include: "rules/report.smk"
+
+
+onerror:
+    mark_index_incomplete()
 
 
 rule all:

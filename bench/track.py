@@ -21,14 +21,12 @@ from reidflow import track
 
 
 def baseline_fps(video: Path, weights: Path, frames: int, imgsz: int) -> float:
-    from ultralytics import YOLO
-
-    model = YOLO(str(weights))
+    model = track.load_yolo(weights)  # weights_only unpickle, like the stage
     cap = cv2.VideoCapture(str(video))
     ok, frame = cap.read()
     model.track(frame, persist=True, classes=[0], imgsz=imgsz, verbose=False)  # warm-up, not timed
     cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-    model = YOLO(str(weights))  # fresh tracker
+    model = track.load_yolo(weights)  # fresh tracker
     start, done = time.perf_counter(), 0
     while done < frames:
         ok, frame = cap.read()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import http.client
+import logging
 import os
+import re
 import shutil
 import urllib.error
 import urllib.request
@@ -20,6 +22,10 @@ from reidflow.formats import atomic_output
 
 MODELS_DIR_ENV = "REIDFLOW_MODELS_DIR"
 DOWNLOAD_DIR = "resources/models"
+REGISTRY_FILE = "resources/models.yaml"  # relative to the workflow's base directory
+# sha256 of model files trusted on this machine (`sha256sum` format), in the working directory: the
+# local weights directory may be read-only, and trust is machine-local state like the downloads.
+SUMS_FILE = f"{DOWNLOAD_DIR}/SHA256SUMS"
 
 # OpenCV's sample video (PETS09-S2L1), the workflow's embedded demo.
 DEMO_VIDEO_URL = "https://raw.githubusercontent.com/opencv/opencv/4.x/samples/data/vtest.avi"
@@ -33,6 +39,10 @@ def demo_video_hint(dest: str | Path) -> str:
 
 class AssetError(ReidflowError):
     pass
+
+
+class ChecksumError(AssetError):
+    """A model file whose content is not the one known for it: it is never loaded."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +102,103 @@ def sha256_file(path: str | Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+# A line as `sha256sum` writes it: the hash, a space, a space (text) or '*' (binary), the file name.
+SUMS_LINE = re.compile(r"\\?([0-9a-fA-F]{64}) [ *](.+)")
+
+
+def read_sums(path: str | Path) -> dict[str, str]:
+    """File name -> sha256 of a ``sha256sum``-format file; a missing file knows no names."""
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as err:
+        raise AssetError(f"{path}: cannot read the model checksums ({err}); fix the file or delete it") from None
+    sums: dict[str, str] = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = SUMS_LINE.fullmatch(line)
+        if not match:
+            raise AssetError(f"{path}, line {number}: not a '<sha256>  <file>' line as sha256sum writes it; fix or delete the line")
+        digest, name = match[1].lower(), match[2]
+        if sums.get(name, digest) != digest:
+            raise AssetError(f"{path}, line {number}: a second, different sha256 for {name}; keep one line per file")
+        sums[name] = digest
+    return sums
+
+
+def _record_first_use(sums_file: Path, name: str, digest: str) -> str:
+    """Append ``<digest>  <name>`` unless another job recorded ``name`` first; return the recorded hash."""
+    try:
+        sums_file.parent.mkdir(parents=True, exist_ok=True)
+        # concurrent jobs (several videos) may meet a new file at once: one records, the others compare
+        with open(sums_file.parent / f".{sums_file.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            recorded = read_sums(sums_file).get(name)
+            if recorded is not None:
+                return recorded
+            text = sums_file.read_text() if sums_file.is_file() else ""
+            with open(sums_file, "a") as out:
+                out.write(("\n" if text and not text.endswith("\n") else "") + f"{digest}  {name}\n")
+    except OSError as err:
+        raise AssetError(f"{sums_file}: cannot record the sha256 of {name} ({err}); make its folder writable") from None
+    return digest
+
+
+def verify_model(
+    path: str | Path,
+    name: str,
+    registry: dict[str, ModelSpec],
+    sums_file: str | Path = SUMS_FILE,
+    log: Callable[[str], None] = print,
+) -> str:
+    """The sha256 of the model file ``path``, after checking it against the hash known for ``name``.
+
+    ``name`` is the value in the config: a registry file name, or a path to the user's own weights. The
+    known hash is the registry's; else the line for ``name`` in ``sums_file``. A registry file without an
+    official hash is trusted on first use: its hash is recorded then, and any later change is refused.
+    The user's own weights must be declared there by a line. Every job that loads a model calls this,
+    since a file can change between jobs and runs.
+    """
+    actual = sha256_file(path)
+    spec = registry.get(name)
+    if spec is not None and spec.sha256:
+        if actual != spec.sha256:
+            raise ChecksumError(
+                f"{path}: sha256 {actual}, expected {spec.sha256} ({REGISTRY_FILE}, {name}): the file is damaged "
+                "or not the official one and is not loaded; delete it so that it is downloaded again, or replace "
+                "it with the official file"
+            )
+        return actual
+    sums_file = Path(sums_file)
+    known = read_sums(sums_file).get(name)
+    if known is None and spec is not None:
+        known = _record_first_use(sums_file, name, actual)
+        if known == actual:
+            log(f"{path}: first use of {name}, its sha256 {actual} is recorded in {sums_file}; a later change is refused")
+    if known is None:
+        raise ChecksumError(
+            f"{path}: no sha256 is declared for these weights ({name} is not in {REGISTRY_FILE}), so they are "
+            f"not loaded; if this is the file you mean to use, declare it with the line '{actual}  {name}' "
+            f"in {sums_file} (the format sha256sum writes)"
+        )
+    if actual != known:
+        raise ChecksumError(
+            f"{path}: sha256 {actual}, expected {known} ({sums_file}, {name}): the file changed since its hash "
+            f"was recorded and is not loaded; replace it with the file used before, or if you changed it on "
+            f"purpose, update the line for {name} in {sums_file}"
+        )
+    return actual
+
+
+def verify_for_job(path: str | Path, name: str, workflow_dir: str | Path) -> str:
+    """``verify_model`` with the workflow's registry, logged to the job's log: call it before loading ``path``."""
+    registry = load_registry(Path(workflow_dir) / REGISTRY_FILE)
+    return verify_model(path, name, registry, log=logging.getLogger("reidflow").info)
 
 
 def _download(url: str, dest: Path, timeout: float) -> str:

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from reidflow import ReidflowError
-from reidflow.formats import Clusters, Identity, Merge, Recommendation, Similarity, TrackRows
+from reidflow.formats import REBUILD, Clusters, Identity, Merge, Recommendation, Similarity, TrackRows
 from reidflow.overrides import Overrides, OverridesError
 from reidflow.similarity import SimilarityError, locate
 
@@ -170,7 +170,7 @@ def build_clusters(
     try:
         rows_found, rows_index = locate(ids, rows.track_ids)
     except SimilarityError as err:
-        raise ClusterError(f"{similarity_file}: {err}; delete it and rerun 'similarity'") from None
+        raise ClusterError(f"{similarity_file}: {err}; {REBUILD}") from None
     index = {int(t): i for i, t in enumerate(ids)}
     overrides_file = overrides_file or "cluster overrides"
     _check_override_ids(similarity.video, overrides, index, overrides_file)

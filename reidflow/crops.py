@@ -50,6 +50,14 @@ class QualityWeights:
     sharpness: float = 1.0
     occlusion: float = 1.0
 
+    def __post_init__(self) -> None:
+        # quality divides by the sum: all zero would make every crop NaN (checked at parse time, too)
+        if not sum(asdict(self).values()) > 0:
+            raise CropsError(
+                f"config: crops.weights = {asdict(self)}: the weights must have a positive sum; "
+                "give at least one quality term a weight above 0"
+            )
+
 
 @dataclass(frozen=True)
 class CropSettings:
@@ -149,9 +157,7 @@ def cut(frame: np.ndarray, box: np.ndarray, height: int, width: int, resize: str
 
 def quality(terms: dict[str, np.ndarray], weights: QualityWeights) -> np.ndarray:
     w = asdict(weights)
-    total = sum(w.values())
-    if total <= 0:
-        raise CropsError("crops.weights must have a positive sum")
+    total = sum(w.values())  # positive: QualityWeights checks it
     return (sum(w[name] * terms[name] for name in w) / total).astype(np.float32)
 
 
@@ -207,7 +213,7 @@ def extract_crops(video: str | Path, tracks: Tracks, settings: CropSettings, out
     if (info.width, info.height) != (tracks.meta.info.width, tracks.meta.info.height):
         raise CropsError(
             f"{video}: {info.width}x{info.height}, but its tracks.npz was made from a "
-            f"{tracks.meta.info.width}x{tracks.meta.info.height} video ({tracks.meta.source}); rerun 'track' for this video"
+            f"{tracks.meta.info.width}x{tracks.meta.info.height} video ({tracks.meta.source}); delete this video's tracks.npz and run `snakemake` again, which rebuilds it"
         )
     by_track = rows_by_track(rows)
     persons = persons_table(rows, by_track, settings.min_track_frames, settings.crops_per_person)
@@ -249,7 +255,7 @@ def extract_crops(video: str | Path, tracks: Tracks, settings: CropSettings, out
             if reader.frames_read <= last_needed:
                 raise CropsError(
                     f"{video} has {reader.frames_read} frames, but its tracks.npz has detections up to frame "
-                    f"{last_needed}: the tracks belong to another video; rerun 'track' for this video"
+                    f"{last_needed}: the tracks belong to another video; delete this video's tracks.npz and run `snakemake` again, which rebuilds it"
                 )
     n = sum(len(p) for p in chosen.values())
     log.info("%d persons, %d crops, last frame read %d, %.1f s", len(persons), n, last_needed, time.monotonic() - started)

@@ -69,7 +69,14 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise FeaturesError(f"{path}: weights file not found; set features.weights or models_dir") from None
-    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
+    except pickle.UnpicklingError:
+        # torch's own message advises weights_only=False, which would run the file's code: never show it
+        raise FeaturesError(
+            f"{path}: refused: the file contains objects other than tensors (code or classes a weights file does "
+            "not need, which could run when loaded), or is no PyTorch file; use the official weights, or a plain "
+            "state dict saved with torch.save(model.state_dict(), path)"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as err:
         raise FeaturesError(
             f"{path}: cannot read the weights ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); "
             "the file is truncated or not a PyTorch state dict: delete it and fetch it again"

@@ -8,7 +8,8 @@ Stages never open these files by hand: they call the readers and writers here.
     boxes        float32 (N,4) x1, y1, x2, y2 in original-frame pixels
     scores       float32 (N,)  detection confidence
     meta         0-d str       JSON object: format_version, video id, source path, fps, width, height,
-                               frame_count (frames actually decoded), vid_stride, detector, detector_sha256,
+                               frame_count (frames actually decoded), frames_missing (declared by the
+                               container but not decodable: a truncated file), vid_stride, detector, detector_sha256,
                                tracker, tracker_params
 ``tracks.txt``: the same rows in MOTChallenge format, ``frame,id,x,y,w,h,conf,-1,-1,-1`` with 1-based frames.
 
@@ -33,6 +34,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -51,14 +53,29 @@ class FormatError(ReidflowError):
     """A file is not of the expected reidflow format or version."""
 
 
+# Every stage file of every video is a target of rule ``all``, so a plain run rebuilds a deleted one.
+REBUILD = "delete it and run `snakemake` again, which rebuilds it"
+
+
+def stale_temporaries(path: Path) -> list[Path]:
+    """Temporary files that ``atomic_output(path)`` makes: ``.<name>.<random>.tmp`` beside ``path``."""
+    # mkstemp's random part is 8 characters of [a-z0-9_]: no other output's temporaries match
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp")
+    return [p for p in path.parent.glob(".*.tmp") if pattern.fullmatch(p.name)]
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds.
 
-    A killed or failed job therefore never leaves a file that looks complete.
+    A killed or failed job therefore never leaves a file that looks complete. Temporary files of ``path``
+    left by an earlier writer that was killed (SIGKILL runs no cleanup) are removed first: Snakemake
+    never runs two jobs for one output at once.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in stale_temporaries(path):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     tmp_path = Path(tmp)
@@ -119,6 +136,23 @@ class VideoInfo:
     width: int
     height: int
     frame_count: int
+    # Frames the container declares beyond the last one that decoded: a truncated or damaged file.
+    # 0 when every declared frame decoded (and in tracks.npz files written before this field existed).
+    frames_missing: int = 0
+
+    @property
+    def declared_frame_count(self) -> int:
+        return self.frame_count + self.frames_missing
+
+    @property
+    def shortfall(self) -> str | None:
+        """What a truncated video lacks, in words for the track log and the report; None when nothing."""
+        if self.frames_missing <= 0:
+            return None
+        return (
+            f"its container declares {self.declared_frame_count} frames but decoding stopped after {self.frame_count}; "
+            f"the last {self.frames_missing} were not processed"
+        )
 
 
 @dataclass(frozen=True)
@@ -168,18 +202,18 @@ def read_tracks(path: str | os.PathLike) -> Tracks:
     except FileNotFoundError:
         raise FormatError(f"{path}: file not found; run the workflow's 'track' rule to create it") from None
     except (KeyError, ValueError, OSError, zipfile.BadZipFile) as err:  # JSONDecodeError is a ValueError
-        raise FormatError(f"{path}: not a reidflow tracks.npz file ({err}); delete it and rerun 'track'") from None
+        raise FormatError(f"{path}: not a reidflow tracks.npz file ({err}); {REBUILD}") from None
     version = raw.get("format_version")
     if version != TRACKS_FORMAT_VERSION:
         raise FormatError(
             f"{path}: tracks format version {version}, this reidflow reads version {TRACKS_FORMAT_VERSION}; "
-            "delete the file and rerun 'track'"
+            + REBUILD
         )
     try:
         raw["info"] = VideoInfo(**raw["info"])
         meta = TracksMeta(**raw)
     except (KeyError, TypeError) as err:
-        raise FormatError(f"{path}: damaged tracks.npz metadata ({err}); delete it and rerun 'track'") from None
+        raise FormatError(f"{path}: damaged tracks.npz metadata ({err}); {REBUILD}") from None
     rows = TrackRows(arrays["frames"], arrays["track_ids"], arrays["boxes"], arrays["scores"])
     return Tracks(rows=rows, meta=meta)
 
@@ -194,24 +228,79 @@ def write_mot(path: str | os.PathLike, rows: TrackRows) -> None:
             fh.write(f"{f + 1},{i},{x:.2f},{y:.2f},{w:.2f},{h:.2f},{s:.4f},-1,-1,-1\n")
 
 
+MOT_HINT = "a MOTChallenge text file has one row per box: frame,id,x,y,w,h,conf[,...] with 1-based frames"
+
+
 def read_mot(path: str | os.PathLike) -> TrackRows:
-    """Read a MOTChallenge file (results or ground truth); frames come back 0-based."""
+    """Read a MOTChallenge file (results or ground truth); frames come back 0-based.
+
+    Every row is checked: a frame below 1, a value that is not a finite number or a negative width or
+    height would silently skew the scores (and count frames the video never had), so it is an error
+    naming the line.
+    """
     path = Path(path)
-    if path.is_file() and not path.read_text().strip():
-        return TrackRows.empty()
     try:
-        table = np.loadtxt(path, delimiter=",", ndmin=2, dtype=np.float64)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise FormatError(f"{path}: file not found") from None
-    except ValueError as err:
-        raise FormatError(f"{path}: not a MOTChallenge text file (frame,id,x,y,w,h,conf,...): {err}") from None
-    if table.size == 0:
+    except OSError as err:
+        raise FormatError(f"{path}: cannot be read ({err.strerror}); give a MOTChallenge text file") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise FormatError(f"{path}: line {line}: not text (a binary file?); {MOT_HINT}") from None
+    numbered = [(no, line) for no, line in enumerate(text.split("\n"), start=1) if line.strip() and not line.lstrip().startswith("#")]
+    if not numbered:
         return TrackRows.empty()
+    try:
+        table = np.loadtxt([line for _, line in numbered], delimiter=",", ndmin=2, dtype=np.float64)
+    except ValueError:
+        no, line, problem = _first_unparsable(numbered)
+        raise FormatError(f"{path}: line {no}: {problem} ({line.strip()[:80]!r}); {MOT_HINT}") from None
     if table.shape[1] < 7:
         raise FormatError(f"{path}: MOTChallenge rows need at least 7 columns (frame,id,x,y,w,h,conf), got {table.shape[1]}")
+    first_bad = _first_bad_row(table)
+    if first_bad is not None:
+        row, problem, count = first_bad
+        no, line = numbered[row]
+        more = f" ({count - 1} more bad lines)" if count > 1 else ""
+        raise FormatError(f"{path}: line {no}: {problem} ({line.strip()[:80]!r}){more}; fix or remove the line")
     boxes = table[:, 2:6].copy()
     boxes[:, 2:] += boxes[:, :2]
     return TrackRows(table[:, 0].astype(np.int64) - 1, table[:, 1], boxes, table[:, 6])
+
+
+def _first_unparsable(numbered: list[tuple[int, str]]) -> tuple[int, str, str]:
+    """The first line np.loadtxt choked on, and why: NumPy's own message counts data rows, not file lines."""
+    width = None
+    for no, line in numbered:
+        fields = line.split("#", 1)[0].split(",")
+        try:
+            for value in fields:
+                float(value)
+        except ValueError:
+            return no, line, "a field is not a number"
+        if width is not None and len(fields) != width:
+            return no, line, f"{len(fields)} fields, the lines before have {width}"
+        width = len(fields)
+    return numbered[0][0], numbered[0][1], "not comma-separated numbers"
+
+
+def _first_bad_row(table: np.ndarray) -> tuple[int, str, int] | None:
+    """(row index, what is wrong, number of bad rows) for the first invalid row of a MOTChallenge table."""
+    checks = [
+        (~np.isfinite(table[:, :7]).all(axis=1), "frame, id, x, y, w, h and conf must be finite numbers"),
+        (table[:, 0] < 1, "frame below 1 (MOTChallenge frames start at 1)"),
+        (table[:, 0] != np.round(table[:, 0]), "frame is not a whole number"),
+        (table[:, 1] != np.round(table[:, 1]), "id is not a whole number"),
+        ((table[:, 4] < 0) | (table[:, 5] < 0), "negative width or height"),
+    ]
+    bad = np.logical_or.reduce([mask for mask, _ in checks])
+    if not bad.any():
+        return None
+    row = int(np.argmax(bad))
+    return row, next(problem for mask, problem in checks if mask[row]), int(bad.sum())
 
 
 CROPS_FORMAT_VERSION = 1
@@ -319,14 +408,14 @@ class CropsReader:
         except FileNotFoundError:
             raise FormatError(f"{self.path}: file not found; run the workflow's 'crops' rule to create it") from None
         except OSError as err:
-            raise FormatError(f"{self.path}: not an HDF5 file ({err}); delete it and rerun 'crops'") from None
+            raise FormatError(f"{self.path}: not an HDF5 file ({err}); {REBUILD}") from None
         attrs = dict(self._file.attrs)
         version = attrs.get("format_version")
         if version != CROPS_FORMAT_VERSION:
             self._file.close()
             raise FormatError(
                 f"{self.path}: crops format version {version}, this reidflow reads version {CROPS_FORMAT_VERSION}; "
-                "delete the file and rerun 'crops'"
+                + REBUILD
             )
         attrs["params"] = json.loads(attrs["params"])
         fields = CropsMeta.__dataclass_fields__
@@ -420,7 +509,7 @@ def _read_features(path: str | os.PathLike, with_tracks: bool) -> Features:
     import h5py
 
     path = Path(path)
-    hint = "delete it and rerun 'features'"
+    hint = REBUILD
     try:
         with h5py.File(path, "r") as file:
             attrs = {k: _plain(v) for k, v in file.attrs.items()}
@@ -630,10 +719,10 @@ def _read_json(path: str | os.PathLike, rule: str, version: int) -> dict[str, An
     except FileNotFoundError:
         raise FormatError(f"{path}: file not found; run the workflow's '{rule}' rule to create it") from None
     except (ValueError, OSError) as err:
-        raise FormatError(f"{path}: not a JSON file ({err}); delete it and rerun '{rule}'") from None
+        raise FormatError(f"{path}: not a JSON file ({err}); {REBUILD}") from None
     if not isinstance(raw, dict) or raw.get("format_version") != version:
         found = raw.get("format_version") if isinstance(raw, dict) else None
-        raise FormatError(f"{path}: format version {found}, this reidflow reads version {version}; delete it and rerun '{rule}'")
+        raise FormatError(f"{path}: format version {found}, this reidflow reads version {version}; {REBUILD}")
     return raw
 
 
@@ -642,4 +731,4 @@ def _build(path: str | os.PathLike, rule: str, build: Any) -> Any:
     try:
         return build()
     except (KeyError, TypeError, ValueError) as err:
-        raise FormatError(f"{path}: damaged file ({type(err).__name__}: {err}); delete it and rerun '{rule}'") from None
+        raise FormatError(f"{path}: damaged file ({type(err).__name__}: {err}); {REBUILD}") from None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import numpy as np
 
 from reidflow import ReidflowError
 from reidflow.formats import (
+    REBUILD,
     Clusters,
     CropsReader,
     Distribution,
@@ -260,13 +262,13 @@ def check_consistent(records: VideoRecords, crop_tracks: list[int], names: dict[
             raise ReportError(f"{names[key]}: made for video {record.video!r}, not {video!r}; delete it and rerun the workflow")
     members = identity_order(records.clusters)
     if len(members) != len(set(members)):
-        raise ReportError(f"{names['clusters']}: a track belongs to more than one identity; delete it and rerun 'cluster'")
+        raise ReportError(f"{names['clusters']}: a track belongs to more than one identity; {REBUILD}")
     if set(records.similarity.track_ids) != set(crop_tracks):
         raise ReportError(
-            f"{names['similarity']}: its tracks differ from those of {names['crops']}; delete it and rerun 'similarity'"
+            f"{names['similarity']}: its tracks differ from those of {names['crops']}; {REBUILD}"
         )
     if set(members) != set(crop_tracks):
-        raise ReportError(f"{names['clusters']}: its tracks differ from those of {names['crops']}; delete it and rerun 'cluster'")
+        raise ReportError(f"{names['clusters']}: its tracks differ from those of {names['crops']}; {REBUILD}")
 
 
 def format_duration(seconds: float) -> str:
@@ -280,6 +282,11 @@ def format_duration(seconds: float) -> str:
 def video_duration(info: VideoInfo) -> str:
     """The video's length as m:ss (h:mm:ss), "?" when its frame rate is unknown."""
     return format_duration(info.frame_count / info.fps if info.fps > 0 else float("nan"))
+
+
+def truncation_warning(info: VideoInfo) -> str | None:
+    """The header's warning for a video that decoded short of the frames its container declares."""
+    return None if info.shortfall is None else f"Truncated or damaged video: {info.shortfall}."
 
 
 def pipeline_line(records: VideoRecords) -> str:
@@ -370,6 +377,7 @@ def video_context(records: VideoRecords, cards: dict[int, TrackCard], crops_meta
         "pipeline": pipeline_line(records),
         "duration": video_duration(info),
         "info": info,
+        "truncation": truncation_warning(info),
         "tracks_found": len(tracks.track_ids),
         "tracks_kept": len(cards),
         "detections": len(tracks.rows),
@@ -494,7 +502,7 @@ def write_video_report(
             track_id = int(person["track_id"])
             crops = reader.read(track_id)  # one track's images in memory at a time
             if crops.crops is None or len(crops.crops) == 0:
-                raise ReportError(f"{crops_path}: track {track_id} has no crops; delete the file and rerun 'crops'")
+                raise ReportError(f"{crops_path}: track {track_id} has no crops; {REBUILD}")
             (webp_dir / f"{track_id}.webp").write_bytes(track_webp(crops.crops, crops.frames, settings))
             best = int(np.argmin(crops.metrics["rank"]))
             (webp_dir / f"{track_id}_best.webp").write_bytes(still_webp(crops.crops[best], settings))
@@ -521,3 +529,31 @@ def write_index(summaries: list[VideoSummary], settings: dict[str, Any], out_htm
     with atomic_output(out_html) as tmp:
         tmp.write_text(html, encoding="utf-8")
     log.info("index of %d videos -> %s", len(summaries), out_html)
+
+
+@dataclass(frozen=True)
+class VideoStatus:
+    """One row of the index written when a run fails: does the video have a report at all?"""
+
+    video: str
+    has_report: bool
+
+    @property
+    def link(self) -> str:
+        return f"../{quote(self.video)}/report/index.html"
+
+
+def write_incomplete_index(videos: list[str], results_dir: str | Path, out_html: str | Path, when: str) -> None:
+    """Replace the index after a failed run, so that it never shows an earlier, complete-looking state.
+
+    Lists every video of the sheet and marks those without a report; a successful run rebuilds the full page.
+    """
+    results_dir = Path(results_dir)
+    rows = [VideoStatus(video, (results_dir / video / "report" / "index.html").is_file()) for video in videos]
+    html = environment().get_template("incomplete.html.j2").render(videos=rows, when=when)
+    with atomic_output(out_html) as tmp:
+        tmp.write_text(html, encoding="utf-8")
+        # Dated 1970, the page is older than every input of rule report_index: the next run replaces it
+        # even when nothing upstream changes (e.g. the sheet was restored).
+        os.utime(tmp, (0, 0))
+    log.info("run incomplete: index lists %d videos, %d without a report -> %s", len(rows), sum(not r.has_report for r in rows), out_html)

@@ -18,6 +18,9 @@ VIDEO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 RESERVED_IDS = ("report",)
 # Snakemake 9 reads "<name>" inside any input path as a path variable and rewrites or rejects it.
 PATH_VARIABLE = re.compile(r"<[A-Za-z_]\w*>")
+# Snakemake fills "{name}" in any input path with that wildcard's value (/data/{video}.avi becomes another
+# video's file) and has no escape for it: doubled braces are filled the same way. Braces are refused.
+BRACES = re.compile(r"[{}]")
 
 
 class SheetError(ReidflowError):
@@ -39,8 +42,12 @@ def load_videos(sheet: str | Path, producible: Collection[str] = ()) -> dict[str
     sheet = Path(sheet)
     if not sheet.is_file():
         raise SheetError(f"{sheet}: video sheet not found; create it (columns: video, path[, gt]) or set 'videos' in the config")
-    with open(sheet, newline="") as fh:
-        numbered = [(no, line) for no, line in enumerate(fh, start=1) if line.strip() and not line.lstrip().startswith("#")]
+    try:
+        # utf-8-sig: spreadsheet programs often save a byte-order mark, which would stick to the first column name
+        with open(sheet, newline="", encoding="utf-8-sig") as fh:
+            numbered = [(no, line) for no, line in enumerate(fh, start=1) if line.strip() and not line.lstrip().startswith("#")]
+    except UnicodeDecodeError:
+        raise SheetError(f"{sheet}: not UTF-8 text; save the sheet as UTF-8 (tab-separated text)") from None
     line_numbers = [no for no, _ in numbered]
     reader = csv.reader((line for _, line in numbered), delimiter="\t")
     header = next(reader, None)
@@ -82,6 +89,10 @@ def load_videos(sheet: str | Path, producible: Collection[str] = ()) -> dict[str
         bad = [p for p in (path, gt) if p and PATH_VARIABLE.search(p)]
         if bad:
             problems.append(f"{where}: {bad[0]!r} contains '<name>', which Snakemake reads as a path variable; rename the file")
+            continue
+        bad = [p for p in (path, gt) if p and BRACES.search(p)]
+        if bad:
+            problems.append(f"{where}: {bad[0]!r} contains '{{' or '}}', which Snakemake reads as a wildcard; rename the file (or link it under a name without braces)")
             continue
         if path not in producible and not Path(path).is_file():
             problems.append(f"{where}: video file {path!r} of {vid!r} does not exist; fix the path or remove the row")

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from reidflow import ReidflowError
-from reidflow.formats import Distribution, SimilarPair, Similarity, TrackRows
+from reidflow.formats import REBUILD, Distribution, SimilarPair, Similarity, TrackRows
 
 AGGREGATIONS = ("mean", "mean_embedding", "median", "max", "topk_mean")
 # Crop-pair similarities held at once per tile (float32); peak memory is about twice this.
@@ -260,7 +260,7 @@ def build_similarity(
 
 def _check_features(track_ids: Sequence[int], features: Sequence[np.ndarray], features_file: str) -> None:
     """What ``aggregate`` and ``cooccurrence`` need, reported by track id and file."""
-    fix = "delete it and rerun 'features'"
+    fix = REBUILD
     ids = np.asarray(track_ids, dtype=np.int64).reshape(-1)
     values, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
+import re
 import shutil
 import tempfile
 import time
@@ -21,10 +23,21 @@ from typing import Any
 import cv2
 import numpy as np
 
-# ultralytics must never download or pip-install anything at run time; set before it is imported.
-os.environ["YOLO_OFFLINE"] = "1"
-os.environ["YOLO_AUTOINSTALL"] = "false"
-os.environ.setdefault("YOLO_VERBOSE", "false")
+
+def configure_ultralytics() -> None:
+    """The one place reidflow sets up ultralytics; it reads these when first imported.
+
+    It must never download or pip-install anything at run time, and must unpickle weights only through
+    torch's ``weights_only`` loader with its allow-list of model classes: a full unpickle of a ``.pt``
+    file runs whatever code the file names.
+    """
+    os.environ["YOLO_OFFLINE"] = "1"
+    os.environ["YOLO_AUTOINSTALL"] = "false"
+    os.environ["ULTRALYTICS_SAFE_LOAD"] = "1"
+    os.environ.setdefault("YOLO_VERBOSE", "false")
+
+
+configure_ultralytics()  # before anything imports ultralytics
 
 from reidflow import ReidflowError, gpu  # noqa: E402
 from reidflow.formats import TrackRows, VideoInfo, atomic_output  # noqa: E402
@@ -59,23 +72,73 @@ class TrackerSettings:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-def tracker_params(name: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """ultralytics' defaults for ``name`` with ``overrides`` applied; unknown keys are an error."""
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_fraction(value: Any) -> bool:
+    return _is_number(value) and 0 <= value <= 1  # NaN fails both comparisons
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+GMC_METHODS = ("sparseOptFlow", "orb", "sift", "ecc", "none")
+
+
+@dataclass(frozen=True)
+class TrackerParam:
+    """What one ultralytics tracker parameter may be set to (its default: ``cfg/trackers/<tracker>.yaml``)."""
+
+    accepts: Callable[[Any], bool]
+    expected: str  # completes "must be ..." in the error message
+    trackers: tuple[str, ...] = TRACKERS
+
+
+# The settable keys of config track.tracker_params, checked when the workflow is parsed and again by
+# tracker_params(). ultralytics validates none of them: a bad value only shows as odd tracks or a crash.
+TRACKER_PARAMS: dict[str, TrackerParam] = {
+    "track_high_thresh": TrackerParam(_is_fraction, "a number in [0, 1]"),
+    "track_low_thresh": TrackerParam(_is_fraction, "a number in [0, 1]"),
+    "new_track_thresh": TrackerParam(_is_fraction, "a number in [0, 1]"),
+    "track_buffer": TrackerParam(_is_count, "an integer >= 1"),
+    "match_thresh": TrackerParam(_is_fraction, "a number in [0, 1]"),
+    "fuse_score": TrackerParam(lambda v: isinstance(v, bool), "true or false"),
+    "gmc_method": TrackerParam(lambda v: v in GMC_METHODS, f"one of {', '.join(GMC_METHODS)}", ("botsort",)),
+    "proximity_thresh": TrackerParam(_is_fraction, "a number in [0, 1]", ("botsort",)),
+    "appearance_thresh": TrackerParam(_is_fraction, "a number in [0, 1]", ("botsort",)),
+    "with_reid": TrackerParam(
+        lambda v: v is False, "false: with_reid is not supported (reidflow's own ReID stages merge tracks)", ("botsort",)
+    ),
+}
+
+
+def check_tracker_params(name: str, overrides: dict[str, Any]) -> None:
+    """Refuse a tracker or a ``track.tracker_params`` entry that ``TRACKER_PARAMS`` does not accept."""
     if name not in TRACKERS:
-        raise TrackError(f"tracker {name!r} is not supported; use one of {', '.join(TRACKERS)} (config: track.tracker)")
+        raise TrackError(f"config: track.tracker: tracker {name!r} is not supported; use one of {', '.join(TRACKERS)}")
+    known = sorted(key for key, param in TRACKER_PARAMS.items() if name in param.trackers)
+    unknown = sorted(set(overrides) - set(known), key=str)
+    if unknown:
+        raise TrackError(
+            f"config: track.tracker_params: unknown {name} parameter(s) {', '.join(map(str, unknown))}; "
+            f"known: {', '.join(known)}"
+        )
+    for key, value in overrides.items():
+        param = TRACKER_PARAMS[key]
+        if not param.accepts(value):
+            raise TrackError(f"config: track.tracker_params.{key} = {value!r}: must be {param.expected}")
+
+
+def tracker_params(name: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """ultralytics' defaults for ``name`` with ``overrides`` applied (checked by check_tracker_params)."""
+    overrides = dict(overrides or {})
+    check_tracker_params(name, overrides)
     import yaml
     from ultralytics.utils import ROOT
 
     defaults = yaml.safe_load((Path(ROOT) / "cfg" / "trackers" / f"{name}.yaml").read_text())
-    overrides = dict(overrides or {})
-    unknown = sorted(set(overrides) - set(defaults))
-    if unknown:
-        raise TrackError(
-            f"unknown {name} parameter(s) {', '.join(unknown)} (config: track.tracker_params); "
-            f"known: {', '.join(sorted(k for k in defaults if k != 'tracker_type'))}"
-        )
-    if overrides.get("with_reid"):
-        raise TrackError("track.tracker_params.with_reid is not supported: reidflow's own ReID stages merge tracks")
     return {**defaults, **overrides, "tracker_type": name}
 
 
@@ -157,16 +220,44 @@ class OnnxPersonDetector:
         return self.postprocess(output, geometry, frames[0].shape[:2])
 
 
+def require_safe_load() -> None:
+    """Fail closed unless ultralytics will unpickle weights with its allow-list (``configure_ultralytics``)."""
+    import torch
+    from ultralytics.nn import tasks
+
+    # ultralytics reads ULTRALYTICS_SAFE_LOAD once, at import, and falls back to a full unpickle on torch < 2.6
+    if not getattr(tasks, "SAFE_LOAD", False) or not hasattr(torch.serialization, "get_unsafe_globals_in_checkpoint"):
+        raise TrackError(
+            "ultralytics would load YOLO weights with a full unpickle, which can run code from the file: it was "
+            "imported before reidflow.track, or torch is older than 2.6; import reidflow.track first (or set "
+            "ULTRALYTICS_SAFE_LOAD=1), with torch >= 2.6 (envs/track.yaml)"
+        )
+
+
+def load_yolo(weights: str | Path):
+    """ultralytics' YOLO detector from a ``.pt`` file holding only tensors and known model classes."""
+    require_safe_load()
+    from ultralytics import YOLO
+
+    try:
+        return YOLO(str(weights), task="detect")
+    except Exception as err:  # ultralytics raises many types for a bad checkpoint
+        if isinstance(err.__cause__, pickle.UnpicklingError):  # the weights_only unpickler said no
+            raise TrackError(
+                f"{weights}: refused: the file contains code or objects outside the allowed list of ultralytics "
+                "model classes, which could run code when loaded (or it is damaged); use the official weights "
+                "(e.g. yolov8n.pt from resources/models.yaml) or a checkpoint saved by ultralytics itself"
+            ) from None
+        lines = str(err).strip().splitlines()
+        reason = re.sub(r"^ERROR\W*", "", lines[0]) if lines else type(err).__name__  # drop ultralytics' emoji
+        raise TrackError(f"{weights}: cannot load the YOLO weights ({reason}); replace the file") from None
+
+
 class TorchPersonDetector:
     """Person boxes from ultralytics' own predictor (PyTorch; the GPU path, fp16 with ``half``)."""
 
     def __init__(self, weights: str | Path, settings: DetectorSettings, device: str):
-        from ultralytics import YOLO
-
-        try:
-            self.model = YOLO(str(weights), task="detect")
-        except Exception as err:  # ultralytics raises many types for a bad checkpoint
-            raise TrackError(f"{weights}: cannot load the YOLO weights ({err}); replace the file") from None
+        self.model = load_yolo(weights)
         self.settings, self.device = settings, device
 
     def __call__(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -200,14 +291,16 @@ def build_detector(weights: str | Path, onnx_path: str | Path | None, settings: 
 
 def export_onnx(weights: str | Path, out: str | Path, imgsz: int = 640) -> None:
     """Export YOLO weights to ONNX with dynamic shapes, offline, without touching the weights' folder."""
-    from ultralytics import YOLO
-
     weights = Path(weights)
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(tmp) / weights.name
         shutil.copyfile(weights, local)
         try:
-            exported = YOLO(str(local), task="detect").export(format="onnx", dynamic=True, simplify=True, imgsz=imgsz)
+            model = load_yolo(local)
+        except TrackError as err:  # name the user's file, not the temporary copy
+            raise TrackError(str(err).replace(str(local), str(weights), 1)) from None
+        try:
+            exported = model.export(format="onnx", dynamic=True, simplify=True, imgsz=imgsz)
         except Exception as err:
             raise TrackError(f"{weights}: ONNX export failed ({err})") from None
         with atomic_output(out) as target:

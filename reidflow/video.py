@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections.abc import Collection, Iterator
@@ -12,6 +13,8 @@ import numpy as np
 
 from reidflow import ReidflowError
 from reidflow.formats import VideoInfo
+
+log = logging.getLogger(__name__)
 
 
 class VideoError(ReidflowError):
@@ -47,7 +50,8 @@ class FrameReader:
     """Decode frames ``0, stride, 2*stride, ...`` (or only those in ``wanted``) in a background thread.
 
     Skipped frames are only grabbed, not converted. Memory stays bounded by ``prefetch`` frames.
-    After iteration, ``frames_read`` is the number of frames the file really had (up to ``stop``).
+    After iteration, ``frames_read`` is the number of frames the file really had (up to ``stop``), and
+    ``frames_missing`` how many of those its container declares could not be decoded (a truncated file).
     """
 
     def __init__(
@@ -65,6 +69,7 @@ class FrameReader:
         self._cap = _open(self.path)
         self.info = _info(self._cap, int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)))
         self.frames_read = 0
+        self._stream_ended = False  # decoding stopped at the file's end (or a broken frame), not at stop/cancel
         self._queue: queue.Queue = queue.Queue(maxsize=prefetch)
         self._error: BaseException | None = None
         self._cancel = threading.Event()
@@ -83,10 +88,12 @@ class FrameReader:
         try:
             while (self.stop is None or index < self.stop) and not self._cancel.is_set():
                 if not cap.grab():
+                    self._stream_ended = True
                     break
                 if index % self.stride == 0 and (self.wanted is None or index in self.wanted):
                     ok, frame = cap.retrieve()
                     if not ok:
+                        self._stream_ended = True
                         break
                     self._put((index, frame))
                 index += 1
@@ -111,5 +118,23 @@ class FrameReader:
         if self.frames_read == 0:
             raise VideoError(f"{self.path}: no frame could be decoded (corrupt or unsupported codec); re-export the video or remove its row")
 
+    @property
+    def frames_missing(self) -> int:
+        """Declared frames (up to ``stop``) that the decoder never reached; 0 when it was stopped on purpose."""
+        declared = self.info.frame_count  # 0: the container does not say
+        if self.stop is not None:
+            declared = min(declared, self.stop)
+        return max(0, declared - self.frames_read) if self._stream_ended else 0
+
     def info_after_read(self) -> VideoInfo:
-        return VideoInfo(self.info.fps, self.info.width, self.info.height, self.frames_read)
+        return VideoInfo(self.info.fps, self.info.width, self.info.height, self.frames_read, self.frames_missing)
+
+
+def check_complete(path: str | Path, info: VideoInfo, on_truncated: str = "warn") -> None:
+    """Warn about (``on_truncated: warn``) or refuse (``fail``) a video that decoded short of its declared length."""
+    if info.shortfall is None:
+        return
+    message = f"{path}: truncated or damaged video: {info.shortfall}"
+    if on_truncated == "fail":
+        raise VideoError(f"{message}; replace the file with a complete copy, or set track.on_truncated: warn to keep the frames that decode")
+    log.warning("%s; results cover only those frames (track.on_truncated: fail refuses such files)", message)

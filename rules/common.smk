@@ -1,8 +1,5 @@
 import re
-import sys
 from pathlib import Path
-
-sys.path.insert(0, workflow.basedir)  # the workflow's own reidflow, installed or not
 
 from reidflow import assets, sheet
 from reidflow.overrides import load_overrides, overrides_param
@@ -154,8 +151,32 @@ def report_inputs(wildcards):
 
 
 def all_outputs():
-    """Every video's report (which needs every stage's file) and the index across videos."""
+    """Every stage file of every video, its report, and the index across videos.
+
+    Naming each stage file (not only the reports that need them) makes a plain run rebuild any of them
+    that a user deleted, e.g. a damaged file, as the error messages advise.
+    """
+    stage_files = [
+        "tracks.npz",
+        "tracks.txt",
+        "final_crops.h5",
+        "features.h5",
+        "similarity.json",
+        "clusters.json",
+        "report/index.html",
+    ]
     return [
-        *expand("results/{video}/report/index.html", video=VIDEOS),
+        *(f"results/{video}/{name}" for video in VIDEOS for name in stage_files),
+        *(f"results/{video}/evaluation.json" for video in VIDEOS if VIDEOS[video].gt),
         "results/report/index.html",
     ]
+
+
+def mark_index_incomplete():
+    """After a failed run the index across videos must not keep claiming an earlier state (onerror)."""
+    import datetime
+
+    from reidflow.report import write_incomplete_index
+
+    when = datetime.datetime.now().isoformat(timespec="seconds")
+    write_incomplete_index(list(VIDEOS), "results", "results/report/index.html", when)

@@ -15,6 +15,7 @@ rule features:
     resources:
         gpu=gpu_request("features"),
     params:
+        weights_name=config["features"]["weights"],
         features=stage_params("features", FEATURE_KEYS),
     script:
         "../scripts/features.py"

@@ -29,7 +29,7 @@ rule demo_video:
 rule export_detector:
     input:
         weights=DETECTOR_WEIGHTS,
-        code=library("track", "video", "gpu"),
+        code=library("track", "video", "gpu", "assets"),
     output:
         onnx=DETECTOR_ONNX,
     log:
@@ -38,5 +38,6 @@ rule export_detector:
         "../envs/track.yaml"
     params:
         imgsz=config["track"]["imgsz"],
+        weights_name=config["track"]["detector"],
     script:
         "../scripts/export_detector.py"

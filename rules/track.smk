@@ -16,8 +16,11 @@ rule track:
     resources:
         gpu=gpu_request("track"),
     params:
+        # the weights as named in the config: their known sha256 is looked up by this name
+        weights_name=config["track"]["detector"],
         detector=stage_params("track", DETECTOR_KEYS),
         vid_stride=config["track"]["vid_stride"],
+        on_truncated=config["track"]["on_truncated"],
         tracker=config["track"]["tracker"],
         tracker_params=config["track"]["tracker_params"],
     script:

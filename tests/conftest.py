@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -153,6 +154,22 @@ class Workdir:
         if check and proc.returncode != 0:
             raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
         return proc
+
+
+WORKFLOW_PARTS = ("Snakefile", "rules", "scripts", "reidflow", "config/schemas", "resources/models.yaml", "envs")
+
+
+def copy_workflow(dst: Path) -> Path:
+    """A private copy of the workflow (its Snakefile returned): tests that edit code or rerun a finished
+    project then depend neither on each other nor on edits of the checkout while they run."""
+    for part in WORKFLOW_PARTS:
+        src = REPO / part
+        if src.is_dir():
+            shutil.copytree(src, dst / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (dst / part).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst / part)
+    return dst / "Snakefile"
 
 
 def repo_config(models_dir: Path) -> dict:

@@ -259,7 +259,7 @@ def test_bad_overrides_files(tmp_path, text, message):
 
 def test_repeated_track_ids_name_the_similarity_file():
     record = Similarity("v", [1, 2, 1], "mean", {}, 0.5, np.eye(3), np.zeros((3, 3), int), [], similarity.distribution([], 4))
-    with pytest.raises(cluster.ClusterError, match=r"^results/v/similarity.json: track id\(s\) 1 listed more than once.*rerun 'similarity'"):
+    with pytest.raises(cluster.ClusterError, match=r"^results/v/similarity.json: track id\(s\) 1 listed more than once.*run `snakemake` again"):
         cluster.build_clusters(record, SCENE, similarity_file="results/v/similarity.json")
 
 

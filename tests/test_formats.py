@@ -123,5 +123,5 @@ def test_json_with_a_missing_field_is_a_damaged_file(tmp_path, reader, rule):
     path = tmp_path / "record.json"
     version = formats.SIMILARITY_FORMAT_VERSION if rule == "similarity" else formats.CLUSTERS_FORMAT_VERSION
     path.write_text(json.dumps({"format_version": version, "video": "v", "track_ids": [1]}))
-    with pytest.raises(formats.FormatError, match=rf"record\.json: damaged file .*rerun '{rule}'"):
+    with pytest.raises(formats.FormatError, match=rf"record\.json: damaged file .*run `snakemake` again"):
         reader(path)

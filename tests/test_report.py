@@ -268,7 +268,7 @@ def test_video_without_people_gives_a_valid_page(tmp_path):
 def test_stale_clusters_fail_naming_the_file(tmp_path):
     records = make_records()
     clusters = replace(records.clusters, identities=records.clusters.identities[:-1])  # track 5 missing
-    with pytest.raises(report.ReportError, match=r"clusters\.json: its tracks differ .* rerun 'cluster'"):
+    with pytest.raises(report.ReportError, match=r"clusters\.json: its tracks differ .* run `snakemake` again"):
         report.write_video_report(replace(records, clusters=clusters), write_crops(tmp_path / "c.h5"), tmp_path / "i.html", tmp_path / "w", SETTINGS)
     other = replace(records, similarity=replace(records.similarity, video="other"))
     with pytest.raises(report.ReportError, match="made for video 'other'"):

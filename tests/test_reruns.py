@@ -15,23 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, Workdir, planned_jobs, repo_config, write_clip
+from conftest import Workdir, copy_workflow, planned_jobs, repo_config, write_clip
 
 pytestmark = pytest.mark.slow
 
-WORKFLOW_PARTS = ("Snakefile", "rules", "scripts", "reidflow", "config/schemas", "resources/models.yaml", "envs")
 PER_VIDEO_CHAIN = ("track", "crops", "features", "similarity", "cluster", "report")
-
-
-def copy_workflow(dst: Path) -> Path:
-    for part in WORKFLOW_PARTS:
-        src = REPO / part
-        if src.is_dir():
-            shutil.copytree(src, dst / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            (dst / part).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst / part)
-    return dst / "Snakefile"
 
 
 @pytest.fixture(scope="module")

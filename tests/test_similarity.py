@@ -167,9 +167,9 @@ def test_degenerate_inputs_give_valid_files(tmp_path, counts):
 
 
 @pytest.mark.parametrize("ids, features, message", [
-    ([4, 9, 2], [(3, 24), (0, 24), (2, 24)], "results/v/features.h5: track(s) 9 have no crop features; delete it and rerun 'features'"),
+    ([4, 9, 2], [(3, 24), (0, 24), (2, 24)], "results/v/features.h5: track(s) 9 have no crop features; delete it and run `snakemake` again, which rebuilds it"),
     ([4, 9, 4], [(3, 24), (1, 24), (2, 24)], "results/v/features.h5: track id(s) 4 listed more than once"),
-    ([4, 9, 2], [(3, 24), (1, 16), (2, 24)], "track 4 has (3, 24), but track(s) 9 (1, 16); delete it and rerun 'features'"),
+    ([4, 9, 2], [(3, 24), (1, 16), (2, 24)], "track 4 has (3, 24), but track(s) 9 (1, 16); delete it and run `snakemake` again, which rebuilds it"),
 ])
 def test_bad_features_name_the_file_and_the_tracks(ids, features, message):
     rng = np.random.default_rng(10)

@@ -128,4 +128,4 @@ def test_a_track_without_features_fails_naming_the_file_and_track(workdir):
     proc = workdir.snakemake("results/a/similarity.json", check=False)
     assert proc.returncode != 0
     log = (workdir.path / "logs" / "similarity" / "a.log").read_text()
-    assert "results/a/features.h5: track(s) 2 have no crop features; delete it and rerun 'features'" in log
+    assert "results/a/features.h5: track(s) 2 have no crop features; delete it and run `snakemake` again, which rebuilds it" in log
