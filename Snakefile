@@ -16,6 +16,10 @@ CONFIG_SCHEMA = "config/schemas/config.schema.yaml"
 configfile: "config/config.yaml"
 
 
+# `snakemake --report report.zip`: this text, the rule graph, runtimes and the pages marked report(...)
+report: "rules/report/workflow.rst"
+
+
 # Nested --config values arrive as text (track='{conf: 0.3}' gives '0.3'): type them as the schema says.
 update_config(
     config,
@@ -35,6 +39,10 @@ include: "rules/track.smk"
 include: "rules/crops.smk"
 include: "rules/features.smk"
 include: "rules/similarity.smk"
+include: "rules/cluster.smk"
+include: "rules/evaluate.smk"
+include: "rules/identities.smk"
+include: "rules/people.smk"
 include: "rules/report.smk"
 
 

@@ -22,16 +22,18 @@ from pathlib import Path
 
 import cv2
 
-from reidflow import crops, formats, track
+from reidflow import crops, track
+from reidflow.formats.crops import CropsReader
+from reidflow.formats.tracks import Tracks, TracksMeta, read_tracks
 
 
-def make_tracks(video: Path, weights: Path, tmp: Path) -> formats.Tracks:
+def make_tracks(video: Path, weights: Path, tmp: Path) -> Tracks:
     onnx = tmp / "detector.onnx"
     track.export_onnx(weights, onnx)
-    detector = track.build_detector(weights, onnx, track.DetectorSettings(device="cpu"), threads=2)
+    detector = track.build_detector(weights, onnx, track.TrackSettings(device="cpu"), threads=2)
     rows, info = track.track_video(video, detector, track.tracker_params("bytetrack"))
-    meta = formats.TracksMeta("bench", str(video), info, 1, weights.name, "", "bytetrack", {})
-    return formats.Tracks(rows, meta)
+    meta = TracksMeta("bench", str(video), info, 1, weights.name, "", "bytetrack", {})
+    return Tracks(rows, meta)
 
 
 def timed(work) -> tuple[float, float]:
@@ -58,7 +60,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        tracks = formats.read_tracks(args.tracks) if args.tracks else make_tracks(args.video, args.weights, tmp)
+        tracks = read_tracks(args.tracks) if args.tracks else make_tracks(args.video, args.weights, tmp)
         settings = crops.CropSettings()
         last = int(tracks.rows.frames.max()) + 1
         args.video.read_bytes()  # warm the file cache for both sides
@@ -70,7 +72,7 @@ def main() -> None:
             ratios.append(stage_s / decode_s)
             if args.repeat > 1:
                 print(f"run {run + 1}: decode {decode_s:.2f} s, stage {stage_s:.2f} s, ratio {ratios[-1]:.2f}x")
-        with formats.CropsReader(out) as reader:
+        with CropsReader(out) as reader:
             persons = len(reader.track_ids)
             n = int(reader.persons["crops_kept"].sum())
         size = out.stat().st_size

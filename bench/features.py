@@ -23,7 +23,7 @@ import numpy as np
 
 def load_crops(crops: Path | None, images: Path | None) -> np.ndarray:
     if crops is not None:
-        from reidflow.formats import CropsReader
+        from reidflow.formats.crops import CropsReader
 
         with CropsReader(crops) as reader:
             return np.concatenate([reader.read(t).crops for t in reader.track_ids])
@@ -39,7 +39,7 @@ def run_stage(crops, weights, model, device, half, batch, threads, queue) -> Non
     start = time.perf_counter()
     net = features.build_model(model, weights)
     settings = features.FeatureSettings(model=model, device=device, half=half, batch_size=batch)
-    embed = features.build_embedder(net, settings, threads)
+    embed = features.build_embedder(net, settings, threads, input_size=crops.shape[1:3])
     ready = time.perf_counter()
     out = features.embed_in_batches([(0, crops)], embed, batch)[0]
     if device.startswith("cuda"):

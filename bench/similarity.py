@@ -20,7 +20,8 @@ import time
 import numpy as np
 
 from reidflow import cluster, similarity
-from reidflow.formats import Similarity, TrackRows
+from reidflow.formats.similarity import Similarity
+from reidflow.formats.tracks import TrackRows
 from reidflow.similarity import unit_rows as unit
 
 

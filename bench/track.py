@@ -38,7 +38,7 @@ def baseline_fps(video: Path, weights: Path, frames: int, imgsz: int) -> float:
 
 
 def stage_fps(video: Path, onnx: Path, weights: Path, frames: int, imgsz: int, threads: int, batch: int) -> float:
-    settings = track.DetectorSettings(imgsz=imgsz, batch=batch, device="cpu")
+    settings = track.TrackSettings(imgsz=imgsz, batch=batch, device="cpu")
     detector = track.build_detector(weights, onnx, settings, threads)
     cap = cv2.VideoCapture(str(video))
     detector([cap.read()[1]])  # warm-up, not timed

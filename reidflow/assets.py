@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from reidflow import ReidflowError
-from reidflow.formats import atomic_output
+from reidflow.files import atomic_output
 
 MODELS_DIR_ENV = "REIDFLOW_MODELS_DIR"
 DOWNLOAD_DIR = "resources/models"

@@ -25,23 +25,19 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from reidflow import ReidflowError
-from reidflow.formats import REBUILD, Clusters, Identity, Merge, Recommendation, Similarity, TrackRows
+from reidflow.formats.base import REBUILD
+from reidflow.formats.clusters import Clusters, Identity, Merge, Recommendation
+from reidflow.formats.similarity import Similarity
+from reidflow.formats.tracks import TrackRows
+from reidflow.ids import RepeatedIdError, locate, pairs_at_or_above
 from reidflow.overrides import Overrides, OverridesError
-from reidflow.similarity import SimilarityError, locate
+from reidflow.settings import ClusterSettings
 
 LINKAGES = ("average", "complete", "single")
 
 
 class ClusterError(ReidflowError):
     pass
-
-
-@dataclass(frozen=True)
-class ClusterSettings:
-    linkage: str = "average"
-    distance_threshold: float = 0.35
-    cooccurrence_veto: int = 1
-    recommend_threshold: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -57,8 +53,8 @@ class Step:
 def agglomerate(
     distance: np.ndarray,
     cannot_link: np.ndarray,
-    linkage: str = "average",
-    threshold: float = 0.35,
+    linkage: str = ClusterSettings.linkage,
+    threshold: float = ClusterSettings.distance_threshold,
     forced: Sequence[tuple[int, int]] = (),
     overwrite: bool = False,
 ) -> tuple[np.ndarray, list[Step]]:
@@ -164,12 +160,24 @@ def build_clusters(
     """The ``clusters.json`` record: identities of the tracks in ``similarity``, with ``rows`` their detections.
 
     ``overrides_file`` and ``similarity_file`` name the sources in error messages.
+
+    Examples:
+        >>> from reidflow import cluster
+        >>> from reidflow.formats.clusters import write_clusters
+        >>> from reidflow.formats.similarity import read_similarity
+        >>> from reidflow.formats.tracks import read_tracks
+        >>> record = cluster.build_clusters(
+        ...     read_similarity("results/vtest/similarity.json"), read_tracks("results/vtest/tracks.npz").rows,
+        ...     cluster.ClusterSettings(distance_threshold=0.3))
+        >>> [identity.members for identity in record.identities][:2]
+        [[3, 17], [2]]
+        >>> write_clusters("clusters.json", record)
     """
     ids = np.asarray(similarity.track_ids, dtype=np.int64)
     n = len(ids)
     try:
         rows_found, rows_index = locate(ids, rows.track_ids)
-    except SimilarityError as err:
+    except RepeatedIdError as err:
         raise ClusterError(f"{similarity_file}: {err}; {REBUILD}") from None
     index = {int(t): i for i, t in enumerate(ids)}
     overrides_file = overrides_file or "cluster overrides"
@@ -297,7 +305,7 @@ def _recommendations(ids, labels, matrix, cooc, seen_together, split, threshold)
     n = len(ids)
     if n < 2:
         return []
-    a, b = np.nonzero(np.triu(matrix >= threshold, 1))
+    a, b = pairs_at_or_above(ids, matrix, threshold)  # most similar first
     apart = labels[a] != labels[b]
     a, b = a[apart], b[apart]
     count = int(labels.max()) + 1
@@ -318,8 +326,7 @@ def _recommendations(ids, labels, matrix, cooc, seen_together, split, threshold)
         ["split_by_person", "cooccurrence_veto", "cooccurrence_veto", "split_by_person"],
         "below_threshold",
     )
-    order = np.lexsort((ids[b], ids[a], -matrix[a, b]))
     return [
-        Recommendation(int(ids[a[k]]), int(ids[b[k]]), float(matrix[a[k], b[k]]), int(cooc[a[k], b[k]]), str(reasons[k]))
-        for k in order
+        Recommendation(int(ids[i]), int(ids[j]), float(matrix[i, j]), int(cooc[i, j]), str(reason))
+        for i, j, reason in zip(a, b, reasons)
     ]

@@ -3,8 +3,8 @@
 - ``typed_cli_config``: Snakemake reads the nested values of ``--config`` as text (``track='{conf: 0.3}'``
   gives ``conf: '0.3'``); they get the types the schema asks for, as if written in a config file.
 - ``check_config``: what the schema cannot express: finite numbers (YAML ``.nan``/``.inf`` pass JSON
-  Schema's ``number``), the ranges of ``track.tracker_params`` (reidflow.track owns them) and a usable
-  ``crops.weights`` (reidflow.crops owns it).
+  Schema's ``number``), the ranges of ``track.tracker_params`` (reidflow.track owns them) and what the
+  stages' settings classes refuse, e.g. ``crops.weights`` all 0 (reidflow.settings owns them).
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from typing import Any
 
 import yaml
 
-from reidflow import ReidflowError, crops, track
+from reidflow import track
+from reidflow.settings import ConfigError, check_settings
 
-
-class ConfigError(ReidflowError):
-    pass
+__all__ = ["ConfigError", "check_config", "non_finite", "typed_cli_config"]
 
 
 _JSON_TYPES: dict[str, Callable[[Any], bool]] = {
@@ -80,4 +79,4 @@ def check_config(config: Mapping[str, Any]) -> None:
         keys = ", ".join(f"{key} = {value}" for key, value in bad)
         raise ConfigError(f"config: {keys}: must be a finite number (YAML .nan/.inf are not); set a real value")
     track.check_tracker_params(config["track"]["tracker"], config["track"]["tracker_params"])
-    crops.QualityWeights(**config["crops"]["weights"])
+    check_settings(config)

@@ -14,7 +14,8 @@ chosen evenly over the track's whole life. Each crop gets six terms in [0, 1] an
 
 ``rank`` orders a track's crops by quality (1 = best; ties: earlier frame first). Crops are stretched to
 height x width like torchreid's training transforms (``resize: pad`` keeps the aspect ratio instead and
-pads with black); the original box is kept.
+pads with black); the original box is kept. This is the only resize: ``features`` embeds the crops at
+the size they are stored (``CropSettings`` owns the ReID input size).
 """
 
 from __future__ import annotations
@@ -22,14 +23,16 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from reidflow import ReidflowError
-from reidflow.formats import PERSONS_DTYPE, CropsMeta, TrackRows, Tracks, open_crops_writer
+from reidflow.formats.crops import PERSONS_DTYPE, CropsMeta, open_crops_writer
+from reidflow.formats.tracks import TrackRows, Tracks
+from reidflow.settings import CropSettings, QualityWeights
 from reidflow.video import FrameReader, probe
 
 log = logging.getLogger(__name__)
@@ -39,38 +42,6 @@ RESIZE_MODES = ("stretch", "pad")
 
 class CropsError(ReidflowError):
     pass
-
-
-@dataclass(frozen=True)
-class QualityWeights:
-    confidence: float = 1.0
-    area: float = 1.0
-    aspect: float = 1.0
-    truncation: float = 1.0
-    sharpness: float = 1.0
-    occlusion: float = 1.0
-
-    def __post_init__(self) -> None:
-        # quality divides by the sum: all zero would make every crop NaN (checked at parse time, too)
-        if not sum(asdict(self).values()) > 0:
-            raise CropsError(
-                f"config: crops.weights = {asdict(self)}: the weights must have a positive sum; "
-                "give at least one quality term a weight above 0"
-            )
-
-
-@dataclass(frozen=True)
-class CropSettings:
-    min_track_frames: int = 5
-    crops_per_person: int = 50
-    height: int = 256
-    width: int = 128
-    resize: str = "stretch"
-    border_margin: float = 2.0
-    aspect_target: float = 2.5
-    aspect_sigma: float = 0.4
-    sharpness_scale: float = 100.0
-    weights: QualityWeights = field(default_factory=QualityWeights)
 
 
 def rows_by_track(rows: TrackRows) -> dict[int, np.ndarray]:
@@ -203,7 +174,15 @@ def crop_metrics(
 
 
 def extract_crops(video: str | Path, tracks: Tracks, settings: CropSettings, out: str | Path, video_id: str) -> int:
-    """Write ``final_crops.h5`` for the tracks of one video; returns the number of crops."""
+    """Write ``final_crops.h5`` for the tracks of one video; returns the number of crops.
+
+    Examples:
+        >>> from reidflow import crops
+        >>> from reidflow.formats.tracks import read_tracks
+        >>> settings = crops.CropSettings(crops_per_person=20, weights=crops.QualityWeights(sharpness=2.0))
+        >>> crops.extract_crops("vtest.avi", read_tracks("results/vtest/tracks.npz"), settings, "final_crops.h5", "vtest")
+        612
+    """
     if settings.resize not in RESIZE_MODES:
         raise CropsError(f"crops.resize {settings.resize!r} unknown; use one of {', '.join(RESIZE_MODES)}")
     if settings.crops_per_person < 1:

@@ -1,5 +1,9 @@
 """Stage ``evaluate``: tracking quality against MOTChallenge ground truth (CLEAR MOT and identity metrics
-via motmetrics), for the raw tracks and for the tracks relabelled by the identities of ``cluster``."""
+via motmetrics), for the raw tracks and for the tracks relabelled by the identities of ``cluster``.
+
+Boxes are matched on IoU computed here on reidflow's x1, y1, x2, y2 boxes (motmetrics' ``iou_matrix``
+wants x, y, w, h and calls ``np.asfarray``, which NumPy 2 removed).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from reidflow import ReidflowError
-from reidflow.formats import Clusters, Evaluation, TrackRows
+from reidflow.settings import EvaluateSettings
+from reidflow.formats.clusters import Clusters
+from reidflow.formats.evaluation import Evaluation
+from reidflow.formats.tracks import TrackRows
 
-# motmetrics 1.4 still calls np.asfarray, which NumPy 2 removed.
-if not hasattr(np, "asfarray"):
-    np.asfarray = lambda a, dtype=np.float64: np.asarray(a, dtype=dtype)  # type: ignore[attr-defined]
-
-import motmetrics  # noqa: E402
+import motmetrics
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,9 @@ class MotScores:
     recall: float
 
 
-def mot_scores(gt: TrackRows, hyp: TrackRows, iou_threshold: float = 0.5, frames: np.ndarray | None = None) -> MotScores:
+def mot_scores(
+    gt: TrackRows, hyp: TrackRows, iou_threshold: float = EvaluateSettings.iou_threshold, frames: np.ndarray | None = None
+) -> MotScores:
     """Score ``hyp`` against ``gt`` on ``frames`` (default: every frame that has ground truth).
 
     Ground-truth rows with score 0 (MOTChallenge's "ignore" flag) are dropped.
@@ -42,8 +47,7 @@ def mot_scores(gt: TrackRows, hyp: TrackRows, iou_threshold: float = 0.5, frames
     acc = motmetrics.MOTAccumulator(auto_id=False)
     for k, frame in enumerate(frames):
         g, h = slice(gt_start[k], gt_end[k]), slice(hyp_start[k], hyp_end[k])
-        gt_xywh, hyp_xywh = _xywh(gt.boxes[g]), _xywh(hyp.boxes[h])
-        dist = motmetrics.distances.iou_matrix(gt_xywh, hyp_xywh, max_iou=1 - iou_threshold)
+        dist = iou_distances(gt.boxes[g], hyp.boxes[h], iou_threshold)
         acc.update(gt.track_ids[g].tolist(), hyp.track_ids[h].tolist(), dist, frameid=int(frame))
     summary = motmetrics.metrics.create().compute(
         acc, metrics=["mota", "idf1", "num_switches", "num_unique_objects", "precision", "recall"], name="all"
@@ -75,10 +79,19 @@ def processed_frames(first: int, last: int, vid_stride: int = 1, frame_count: in
     return frames if frame_count is None else frames[frames < frame_count]
 
 
-def _xywh(boxes: np.ndarray) -> np.ndarray:
-    out = boxes.astype(np.float64).copy()
-    out[:, 2:] -= out[:, :2]
-    return out
+def iou_distances(gt_boxes: np.ndarray, hyp_boxes: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """motmetrics' distance matrix of two sets of x1, y1, x2, y2 boxes: 1 - IoU, NaN (never paired) where
+    the IoU is below ``iou_threshold``; (0, 0) when either set is empty, as ``motmetrics.distances.iou_matrix``."""
+    if len(gt_boxes) == 0 or len(hyp_boxes) == 0:
+        return np.empty((0, 0))
+    a, b = np.asarray(gt_boxes, np.float64)[:, None], np.asarray(hyp_boxes, np.float64)[None]
+    inter = np.prod(np.maximum(np.minimum(a[..., 2:], b[..., 2:]) - np.maximum(a[..., :2], b[..., :2]), 0), axis=-1)
+    area_a = np.prod(np.maximum(a[..., 2:] - a[..., :2], 0), axis=-1)
+    area_b = np.prod(np.maximum(b[..., 2:] - b[..., :2], 0), axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = np.where(inter == 0, 0.0, inter / (area_a + area_b - inter))
+    dist = 1 - iou
+    return np.where(dist > 1 - iou_threshold, np.nan, dist)
 
 
 class EvaluateError(ReidflowError):
@@ -109,7 +122,7 @@ def evaluate_identities(
     gt: TrackRows,
     rows: TrackRows,
     clusters: Clusters,
-    iou_threshold: float = 0.5,
+    settings: EvaluateSettings = EvaluateSettings(),
     ground_truth: str = "",
     vid_stride: int = 1,
     frame_count: int | None = None,
@@ -117,9 +130,23 @@ def evaluate_identities(
     """Scores of the raw tracks and of the tracks relabelled by identity, on the frames the ground truth spans
     that the tracker processed (``vid_stride``, ``frame_count``: as in tracks.npz's meta).
 
-    ``gt`` and ``rows`` use the video's 0-based frames (``formats.read_mot`` converts MOTChallenge's 1-based ones).
+    ``gt`` and ``rows`` use the video's 0-based frames (``formats.mot.read_mot`` converts MOTChallenge's 1-based ones).
     The span runs from the first to the last frame with a ground-truth box (confidence-0 rows ignored);
     frames inside it without any box count too (their tracked boxes are false positives).
+    ``ground_truth`` names the ground-truth file in error messages.
+
+    Examples:
+        >>> from reidflow import evaluate
+        >>> from reidflow.formats.clusters import read_clusters
+        >>> from reidflow.formats.mot import read_mot
+        >>> from reidflow.formats.tracks import read_tracks
+        >>> tracks = read_tracks("results/vtest/tracks.npz")
+        >>> record = evaluate.evaluate_identities(
+        ...     "vtest", read_mot("gt.txt"), tracks.rows, read_clusters("results/vtest/clusters.json"),
+        ...     evaluate.EvaluateSettings(iou_threshold=0.5), ground_truth="gt.txt",
+        ...     vid_stride=tracks.meta.vid_stride, frame_count=tracks.meta.info.frame_count)
+        >>> record.raw["idf1"], record.merged["idf1"]
+        (0.61, 0.74)
     """
     gt = annotated(gt)
     if len(gt) == 0:
@@ -135,13 +162,13 @@ def evaluate_identities(
             f"{ground_truth}: the ground truth spans MOTChallenge frames {first + 1}-{last + 1}, but the tracker "
             f"processed none of them (one frame in {vid_stride} from frame 1{decoded}); fix 'gt' of video {video!r}"
         )
-    raw = mot_scores(gt, rows, iou_threshold, frames)
-    merged = mot_scores(gt, relabel(rows, clusters.identity_of()), iou_threshold, frames)
+    raw = mot_scores(gt, rows, settings.iou_threshold, frames)
+    merged = mot_scores(gt, relabel(rows, clusters.identity_of()), settings.iou_threshold, frames)
     return Evaluation(
         video=video,
         ground_truth=str(ground_truth),
         frames=len(frames),
-        iou_threshold=float(iou_threshold),
+        iou_threshold=float(settings.iou_threshold),
         raw=_plain_scores(raw),
         merged=_plain_scores(merged),
     )

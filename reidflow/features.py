@@ -2,10 +2,12 @@
 
 The model is any torchreid architecture by name, built without pretrained downloads and loaded from a
 local weights file: classifier keys are dropped (their size depends on the training set), every other
-key must match. Crops go in as uint8 RGB batches at the model's input size; the ImageNet mean/std
-normalisation and the L2 norm are layers of the network (``ReidNetwork``). On CPU it runs as an
-in-memory ONNX Runtime export of the loaded model (about 3x eager PyTorch there); on CUDA as PyTorch,
-in fp16 if ``half``. ``bench/features.py`` compares it with torchreid's ``FeatureExtractor``.
+key must match. Crops go in as uint8 RGB batches at the size final_crops.h5 stores them: the crops
+stage owns the input size (``crops.height``, ``crops.width``) and nothing is resized here; a model that
+runs at one size only (``FIXED_INPUT_SIZES``) refuses crops of another size, naming the settings to
+change. The ImageNet mean/std normalisation and the L2 norm are layers of the network (``ReidNetwork``).
+On CPU it runs as an in-memory ONNX Runtime export of the loaded model (about 3x eager PyTorch there); on
+CUDA as PyTorch, in fp16 if ``half``. ``bench/features.py`` compares it with torchreid's ``FeatureExtractor``.
 """
 
 from __future__ import annotations
@@ -18,25 +20,24 @@ import time
 import warnings
 import zipfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
-from reidflow import ReidflowError, gpu
-from reidflow.formats import CropsReader, Features, FeaturesMeta
+from reidflow import ReidflowError, backends
+from reidflow.formats.crops import CropsReader
+from reidflow.formats.features import Features, FeaturesMeta
+from reidflow.settings import FeatureSettings
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "onnx", "torch")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # Heads whose size depends on the training set's identities (HACNN has classifier_global/_local).
 CLASSIFIER = re.compile(r"^classifier(_\w+)?\.")
-# Input size (height, width) of models not trained at torchreid's usual 256x128.
-INPUT_SIZES = {"hacnn": (160, 64)}
+# Models that run at one input size (height, width) only; the others take the crops' size.
+FIXED_INPUT_SIZES = {"hacnn": (160, 64)}
 
 # An embedder maps a uint8 batch (B, H, W, 3) RGB to float32 (B, D) unit-length features.
 Embedder = Callable[[np.ndarray], np.ndarray]
@@ -46,20 +47,15 @@ class FeaturesError(ReidflowError):
     pass
 
 
-@dataclass(frozen=True)
-class FeatureSettings:
-    model: str = "osnet_x0_25"
-    device: str = "auto"
-    half: bool = True
-    batch_size: int = 64
-    backend: str = "auto"
-    height: int = 256
-    width: int = 128
-
-    @classmethod
-    def for_model(cls, model: str, **settings) -> FeatureSettings:
-        height, width = INPUT_SIZES.get(model, (256, 128))
-        return cls(model=model, height=height, width=width, **settings)
+def check_input_size(model: str, size: tuple[int, int], crops_file: str | Path) -> None:
+    """Refuse crops of a size that ``model`` cannot take (``FIXED_INPUT_SIZES``)."""
+    fixed = FIXED_INPUT_SIZES.get(model)
+    if fixed is not None and tuple(size) != fixed:
+        raise FeaturesError(
+            f"{crops_file}: crops of {size[0]}x{size[1]} px, but features.model {model} takes {fixed[0]}x{fixed[1]} "
+            f"crops only; set crops.height: {fixed[0]} and crops.width: {fixed[1]} (the crops are the model's input, "
+            "never resized again)"
+        )
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -116,12 +112,12 @@ def build_model(name: str, weights: str | Path) -> torch.nn.Module:
     return model.eval()
 
 
-def feature_dim(model: torch.nn.Module, height: int, width: int) -> int:
+def feature_dim(model: torch.nn.Module, input_size: tuple[int, int]) -> int:
     dim = getattr(model, "feature_dim", None)
     if isinstance(dim, int):
         return dim
     with torch.inference_mode():
-        return int(model(torch.zeros(1, 3, height, width)).shape[1])
+        return int(model(torch.zeros(1, 3, *input_size)).shape[1])
 
 
 class ReidNetwork(torch.nn.Module):
@@ -143,28 +139,31 @@ class ReidNetwork(torch.nn.Module):
         return torch.nn.functional.normalize(out.float(), dim=1)
 
 
-def fit_to_input(batch: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Crops stored at another size are stretched to the model's input, as the crops stage resizes."""
-    if batch.shape[1:3] == (height, width):
-        return np.ascontiguousarray(batch)
-    return np.stack([cv2.resize(crop, (width, height), interpolation=cv2.INTER_LINEAR) for crop in batch])
+def as_input(batch: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
+    """The batch as the network takes it; crops of another size are an error, never stretched a second time."""
+    if batch.shape[1:3] != tuple(input_size):
+        raise FeaturesError(
+            f"crops of {batch.shape[1]}x{batch.shape[2]} px, but the ReID network was built for "
+            f"{input_size[0]}x{input_size[1]}: crops are embedded at the size they are stored"
+        )
+    return np.ascontiguousarray(batch)
 
 
-def torch_embedder(model: torch.nn.Module, device: str, half: bool, height: int, width: int) -> Embedder:
+def torch_embedder(model: torch.nn.Module, device: str, half: bool, input_size: tuple[int, int]) -> Embedder:
     half = half and device.startswith("cuda")  # fp16 only where it is fast and supported
     network = ReidNetwork(model).to(device)
     if half:
         network = network.half()
 
     def embed(batch: np.ndarray) -> np.ndarray:
-        images = torch.from_numpy(fit_to_input(batch, height, width)).to(device, non_blocking=True)
+        images = torch.from_numpy(as_input(batch, input_size)).to(device, non_blocking=True)
         with torch.inference_mode():
             return network(images).cpu().numpy()
 
     return embed
 
 
-def onnx_embedder(model: torch.nn.Module, threads: int, height: int, width: int) -> Embedder:
+def onnx_embedder(model: torch.nn.Module, threads: int, input_size: tuple[int, int]) -> Embedder:
     """Export the loaded model to ONNX in memory and run it with ONNX Runtime on the CPU."""
     import onnxruntime as ort
 
@@ -175,7 +174,7 @@ def onnx_embedder(model: torch.nn.Module, threads: int, height: int, width: int)
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
             ReidNetwork(model).eval(),
-            (torch.zeros(1, height, width, 3, dtype=torch.uint8),),
+            (torch.zeros(1, *input_size, 3, dtype=torch.uint8),),
             buffer,
             input_names=["images"],
             output_names=["features"],
@@ -189,20 +188,22 @@ def onnx_embedder(model: torch.nn.Module, threads: int, height: int, width: int)
     log.info("ONNX export of the ReID model: %.1f s", time.perf_counter() - started)
 
     def embed(batch: np.ndarray) -> np.ndarray:
-        return session.run(None, {"images": fit_to_input(batch, height, width)})[0]
+        return session.run(None, {"images": as_input(batch, input_size)})[0]
 
     return embed
 
 
-def build_embedder(model: torch.nn.Module, settings: FeatureSettings, threads: int) -> Embedder:
-    if settings.backend not in BACKENDS:
-        raise FeaturesError(f"features.backend must be one of {BACKENDS}, got {settings.backend!r}")
+def build_embedder(
+    model: torch.nn.Module, settings: FeatureSettings, threads: int, input_size: tuple[int, int], gpu: bool | None = None
+) -> Embedder:
+    """The network on the backend and device that ``settings`` mean (``backends.choose``), for crops of
+    ``input_size`` (height, width). ``gpu``: whether the job has a GPU; None asks PyTorch."""
+    backend, device = backends.choose(settings.backend, settings.device, "features", gpu)
     torch.set_num_threads(threads)
-    backend, device = gpu.choose_backend(settings.backend, settings.device, "features")
-    log.info("ReID %s on %s (%s backend, batch %d)", settings.model, device, backend, settings.batch_size)
+    log.info("ReID %s on %s (%s backend, batch %d, %dx%d crops)", settings.model, device, backend, settings.batch_size, *input_size)
     if backend == "onnx":
-        return onnx_embedder(model, threads, settings.height, settings.width)
-    return torch_embedder(model, device, settings.half, settings.height, settings.width)
+        return onnx_embedder(model, threads, input_size)
+    return torch_embedder(model, device, settings.half, input_size)
 
 
 def embed_in_batches(tracks: Iterable[tuple[int, np.ndarray]], embed: Embedder, batch_size: int) -> dict[int, np.ndarray]:
@@ -235,13 +236,37 @@ def embed_in_batches(tracks: Iterable[tuple[int, np.ndarray]], embed: Embedder, 
     return {t: np.concatenate(p) if p else np.zeros((0, 0), np.float32) for t, p in parts.items()}
 
 
-def extract_features(crops_path: str | Path, weights: str | Path, weights_sha256: str, settings: FeatureSettings, threads: int) -> Features:
-    """Features of every crop in final_crops.h5, per track in the file's order."""
-    model = build_model(settings.model, weights)
-    dim = feature_dim(model, settings.height, settings.width)
+def extract_features(
+    crops_path: str | Path,
+    weights: str | Path,
+    weights_sha256: str,
+    settings: FeatureSettings,
+    threads: int,
+    gpu: bool | None = None,
+) -> Features:
+    """Features of every crop in final_crops.h5, per track in the file's order, at the crops' stored size.
+
+    ``weights_sha256`` is recorded in the result (``assets.verify_model`` checks and returns it).
+    ``gpu``: whether the job has a GPU (in the workflow: Snakemake gave it one); None asks PyTorch.
+
+    Examples:
+        >>> from reidflow import assets, features
+        >>> from reidflow.formats.features import write_features
+        >>> weights = "resources/models/osnet_x0_25_msmt17.pth"
+        >>> result = features.extract_features(
+        ...     "results/vtest/final_crops.h5", weights, assets.sha256_file(weights),
+        ...     features.FeatureSettings(model="osnet_x0_25", device="cpu"), threads=4)
+        >>> result.meta.feature_dim, result.meta.input_height, result.meta.input_width
+        (512, 256, 128)
+        >>> write_features("features.h5", result)
+    """
     with CropsReader(crops_path) as reader:
+        input_size = (int(reader.meta.crop_height), int(reader.meta.crop_width))
+        check_input_size(settings.model, input_size, crops_path)
+        model = build_model(settings.model, weights)
+        dim = feature_dim(model, input_size)
         track_ids = reader.track_ids
-        embed = build_embedder(model, settings, threads) if track_ids else None
+        embed = build_embedder(model, settings, threads, input_size, gpu) if track_ids else None
         started = time.perf_counter()
         tracks = ((t, reader.read(t).crops) for t in track_ids)
         by_track = embed_in_batches(tracks, embed, settings.batch_size) if embed else {}
@@ -252,8 +277,8 @@ def extract_features(crops_path: str | Path, weights: str | Path, weights_sha256
             model=settings.model,
             weights=Path(weights).name,
             weights_sha256=weights_sha256,
-            input_height=settings.height,
-            input_width=settings.width,
+            input_height=input_size[0],
+            input_width=input_size[1],
             feature_dim=dim,
         )
     return Features(meta=meta, by_track={t: by_track[t].reshape(-1, dim) for t in track_ids})

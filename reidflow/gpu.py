@@ -7,7 +7,8 @@ kernel drops the lock when the process ends, however it ends (exit, exception, S
 job never leaves a device taken.
 
 On SLURM the scheduler already binds each job to its own GPUs (``CUDA_VISIBLE_DEVICES`` set by
-slurmd), so the pool stays out of the way there.
+slurmd), so the pool stays out of the way there. Which backend and device a stage's settings mean, given
+the device its job holds, is ``reidflow.backends``.
 """
 
 from __future__ import annotations
@@ -135,28 +136,6 @@ def claim(devices: Sequence[str], lock_dir: str | Path | None = None, poll_s: fl
         yield device
     finally:
         os.close(fd)  # closing the only descriptor releases the flock
-
-
-def resolve_device(device: str) -> str:
-    """A stage's ``device`` setting as a torch device string: ``auto`` is the first CUDA GPU, else the CPU."""
-    if device == "auto":
-        import torch
-
-        return "cuda:0" if torch.cuda.is_available() else "cpu"
-    return f"cuda:{device}" if device.isdigit() else device
-
-
-def choose_backend(backend: str, device: str, stage: str) -> tuple[str, str]:
-    """(backend, device) of a model stage: ``onnx`` is ONNX Runtime on the CPU, ``torch`` is PyTorch.
-
-    ``auto`` picks torch on CUDA and onnx on the CPU; backend onnx with device auto means the CPU.
-    """
-    device = "cpu" if backend == "onnx" and device == "auto" else resolve_device(device)
-    if backend == "auto":
-        backend = "onnx" if device == "cpu" else "torch"
-    if backend == "onnx" and device != "cpu":
-        raise GpuError(f"the onnx backend runs on the CPU only, but {stage}.device is {device!r}; set {stage}.backend to torch")
-    return backend, device
 
 
 def _cuda_already_initialised() -> bool:

@@ -5,13 +5,18 @@ YAML keyed by video id; per video, track-id pairs to force together or keep apar
     vtest:
       merge: [[3, 17]]        # the same person: always one identity
       split: [[2, 5]]         # different people: never one identity
+    people:                   # across videos (stage people): <video>:track:<id> or <video>:identity:<id>
+      merge: [["vtest:track:3", "lobby:track:8"]]
+      split: [["vtest:identity:2", "lobby:identity:1"]]
 
 Read once when the workflow is parsed; each video's rule ``cluster`` gets only its own slice as a
-param, so editing one video's entry reruns that video's clustering and nothing else.
+param, so editing one video's entry reruns that video's clustering (and ``people``, which reads it) and
+nothing else; rule ``people`` gets the ``people`` entry.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +27,9 @@ import yaml
 from reidflow import ReidflowError
 
 KINDS = ("merge", "split")
+# The entry of cross-video decisions; no video may have this id (reidflow.sheet.RESERVED_IDS).
+PEOPLE = "people"
+PERSON_KEY = re.compile(r"^(?P<video>[^:]+):(?P<kind>track|identity):(?P<id>-?\d+)$")
 
 
 class OverridesError(ReidflowError):
@@ -87,6 +95,8 @@ def load_overrides(path: str | Path | None, videos: Collection[str]) -> dict[str
         raise OverridesError(f"{path}: must be a mapping from video id to {{merge: [[a, b], ...], split: [[a, b], ...]}}; {fix}")
     problems, result = [], {}
     for video, entry in raw.items():
+        if video == PEOPLE:
+            continue  # load_people_overrides
         if video not in videos:
             problems.append(f"video {video!r} is not in the video sheet (fix the id or remove its entry)")
             continue
@@ -121,3 +131,35 @@ def _is_pair(value: Any) -> bool:
 def overrides_param(overrides: dict[str, Overrides], video: str) -> dict[str, list[list[int]]]:
     """One video's slice as a rule param (empty lists when the file says nothing about it)."""
     return overrides.get(video, Overrides()).as_param()
+
+
+def load_people_overrides(path: str | Path | None, videos: Collection[str]) -> dict[str, list[list[str]]]:
+    """The ``people`` entry of the overrides file: cross-video merge/split pairs of keys, as a rule param."""
+    empty: dict[str, list[list[str]]] = {kind: [] for kind in KINDS}
+    if path is None:
+        return empty
+    raw = yaml.load(Path(path).read_text(), Loader=_TextKeyLoader) or {}
+    entry = (raw.get(PEOPLE) if isinstance(raw, dict) else None) or {}
+    fix = f"write [<video>:track:<id>, <video>:identity:<id>]-style pairs (see config/README.md, '{PEOPLE}')"
+    if not isinstance(entry, dict) or set(entry) - set(KINDS):
+        raise OverridesError(f"{path}: {PEOPLE}: expected keys {' and '.join(KINDS)} only, got {entry!r}")
+    problems = []
+    for kind in KINDS:
+        items = entry.get(kind) or []
+        if not isinstance(items, list):
+            problems.append(f"{PEOPLE}.{kind} must be a list of pairs")
+            continue
+        for pair in items:
+            if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(k, str) for k in pair) and pair[0] != pair[1]):
+                problems.append(f"{PEOPLE}.{kind}: {pair!r} is not a pair of two different keys; {fix}")
+                continue
+            for key in pair:
+                match = PERSON_KEY.match(key)
+                if not match:
+                    problems.append(f"{PEOPLE}.{kind}: {key!r} is no key; {fix}")
+                elif match["video"] not in videos:
+                    problems.append(f"{PEOPLE}.{kind}: {key!r}: video {match['video']!r} is not in the video sheet")
+            empty[kind].append([str(k) for k in pair])
+    if problems:
+        raise OverridesError(f"{path}: " + "; ".join(problems))
+    return empty

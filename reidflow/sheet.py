@@ -12,10 +12,11 @@ from reidflow import ReidflowError
 
 REQUIRED_COLUMNS = ("video", "path")
 OPTIONAL_COLUMNS = ("gt",)
-# Ids become directory names and Snakemake wildcard values.
-VIDEO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# Ids become directory names and Snakemake wildcard values (VIDEO_ID_PATTERN: the workflow's constraint).
+VIDEO_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+VIDEO_ID = re.compile(rf"^{VIDEO_ID_PATTERN}$")
 # results/report/ holds the index across videos, so no video may be called "report".
-RESERVED_IDS = ("report",)
+RESERVED_IDS = ("report", "people")
 # Snakemake 9 reads "<name>" inside any input path as a path variable and rewrites or rejects it.
 PATH_VARIABLE = re.compile(r"<[A-Za-z_]\w*>")
 # Snakemake fills "{name}" in any input path with that wildcard's value (/data/{video}.avi becomes another
@@ -78,7 +79,7 @@ def load_videos(sheet: str | Path, producible: Collection[str] = ()) -> dict[str
             problems.append(f"{where}: video id {vid!r} must start with a letter or digit and use only letters, digits, '.', '_', '-'")
             continue
         if vid in RESERVED_IDS:
-            problems.append(f"{where}: video id {vid!r} is reserved (results/{vid}/ holds the report index); rename the video")
+            problems.append(f"{where}: video id {vid!r} is reserved (results/{vid}/ holds the catalogue across videos); rename the video")
             continue
         if vid in videos:
             problems.append(f"{where}: duplicate video id {vid!r}; ids must be unique")

@@ -24,7 +24,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from reidflow import ReidflowError
-from reidflow.formats import REBUILD, Distribution, SimilarPair, Similarity, TrackRows
+from reidflow.ids import RepeatedIdError, locate, pairs_at_or_above
+from reidflow.settings import SimilaritySettings
+from reidflow.formats.base import REBUILD
+from reidflow.formats.similarity import Distribution, SimilarPair, Similarity
+from reidflow.formats.tracks import TrackRows
 
 AGGREGATIONS = ("mean", "mean_embedding", "median", "max", "topk_mean")
 # Crop-pair similarities held at once per tile (float32); peak memory is about twice this.
@@ -42,25 +46,12 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
     return x / np.where(norms > 0, norms, 1.0)
 
 
-def locate(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Where each of ``values`` sits in ``keys``: (found mask over ``values``, index into ``keys`` of the found).
-
-    ``keys`` must be distinct; any sortable 1-D array works (one sort plus a binary search per value).
-    """
-    keys, values = np.asarray(keys).reshape(-1), np.asarray(values).reshape(-1)
-    if len(keys) == 0:
-        return np.zeros(len(values), dtype=bool), np.zeros(0, dtype=np.int64)
-    order = np.argsort(keys, kind="stable")
-    ordered = keys[order]
-    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
-    if len(repeated):
-        raise SimilarityError(f"track id(s) {', '.join(map(str, repeated[:10].tolist()))} listed more than once; ids must be unique")
-    pos = np.minimum(np.searchsorted(ordered, values), len(keys) - 1)
-    found = ordered[pos] == values
-    return found, order[pos[found]]
-
-
-def aggregate(features: Sequence[np.ndarray], aggregation: str = "mean", topk: int = 10, block_bytes: int = BLOCK_BYTES) -> np.ndarray:
+def aggregate(
+    features: Sequence[np.ndarray],
+    aggregation: str = SimilaritySettings.aggregation,
+    topk: int = SimilaritySettings.topk,
+    block_bytes: int = BLOCK_BYTES,
+) -> np.ndarray:
     """(N, N) float32 symmetric similarity of N tracks, each a (K_i, D) matrix of unit-length rows."""
     if aggregation not in AGGREGATIONS:
         raise SimilarityError(f"similarity.aggregation {aggregation!r} unknown; use one of {', '.join(AGGREGATIONS)}")
@@ -179,7 +170,10 @@ def cooccurrence(rows: TrackRows, track_ids: Sequence[int]) -> np.ndarray:
 
     ids = np.asarray(track_ids, dtype=np.int64).reshape(-1)
     n = len(ids)
-    known, track_index = locate(ids, rows.track_ids)
+    try:
+        known, track_index = locate(ids, rows.track_ids)
+    except RepeatedIdError as err:
+        raise SimilarityError(str(err)) from None
     if n == 0:
         return np.zeros((0, 0), dtype=np.int64)
     frames, frame_index = np.unique(rows.frames[known], return_inverse=True)
@@ -215,11 +209,9 @@ def distribution(values: np.ndarray, bins: int) -> Distribution:
 
 def similar_pairs(track_ids: Sequence[int], matrix: np.ndarray, cooc: np.ndarray, threshold: float) -> list[SimilarPair]:
     """Pairs at or above ``threshold``, most similar first (ties: smaller ids first)."""
-    n = len(track_ids)
-    a, b = np.nonzero(np.triu(matrix >= threshold, 1)) if n else (np.zeros(0, int), np.zeros(0, int))
     ids = np.asarray(track_ids, dtype=np.int64)
-    order = np.lexsort((ids[b], ids[a], -matrix[a, b]))
-    return [SimilarPair(int(ids[a[i]]), int(ids[b[i]]), float(matrix[a[i], b[i]]), int(cooc[a[i], b[i]])) for i in order]
+    a, b = pairs_at_or_above(ids, matrix, threshold)
+    return [SimilarPair(int(ids[i]), int(ids[j]), float(matrix[i, j]), int(cooc[i, j])) for i, j in zip(a, b)]
 
 
 def build_similarity(
@@ -227,34 +219,43 @@ def build_similarity(
     track_ids: Sequence[int],
     features: Sequence[np.ndarray],
     rows: TrackRows,
-    aggregation: str = "mean",
-    topk: int = 10,
-    threshold: float = 0.5,
-    histogram_bins: int = 20,
+    settings: SimilaritySettings = SimilaritySettings(),
     features_file: str = "features.h5",
 ) -> Similarity:
     """The ``similarity.json`` record of one video's tracks (``features[i]`` belongs to ``track_ids[i]``).
 
     ``features_file`` names the source of ``track_ids`` and ``features`` in error messages.
+
+    Examples:
+        >>> from reidflow import similarity
+        >>> from reidflow.formats.features import read_features
+        >>> from reidflow.formats.similarity import write_similarity
+        >>> from reidflow.formats.tracks import read_tracks
+        >>> features = read_features("results/vtest/features.h5")
+        >>> record = similarity.build_similarity(
+        ...     "vtest", features.track_ids, list(features.by_track.values()),
+        ...     read_tracks("results/vtest/tracks.npz").rows, similarity.SimilaritySettings(aggregation="max"))
+        >>> write_similarity("similarity.json", record)
     """
+    s = settings
     if len(track_ids) != len(features):
         raise SimilarityError(f"{len(track_ids)} track ids but {len(features)} feature matrices")
-    if histogram_bins < 1:
-        raise SimilarityError(f"similarity.histogram_bins must be at least 1, got {histogram_bins}")
+    if s.histogram_bins < 1:
+        raise SimilarityError(f"similarity.histogram_bins must be at least 1, got {s.histogram_bins}")
     _check_features(track_ids, features, features_file)
     # float64 rounded to 6 decimals: far below any decision, and similarity.json stays readable
-    matrix = np.round(aggregate(features, aggregation, topk).astype(np.float64), 6)
+    matrix = np.round(aggregate(features, s.aggregation, s.topk).astype(np.float64), 6)
     cooc = cooccurrence(rows, track_ids)
     return Similarity(
         video=video,
         track_ids=[int(t) for t in track_ids],
-        aggregation=aggregation,
-        params={"topk": topk} if aggregation == "topk_mean" else {},
-        threshold=float(threshold),
+        aggregation=s.aggregation,
+        params={"topk": s.topk} if s.aggregation == "topk_mean" else {},
+        threshold=float(s.threshold),
         matrix=matrix,
         cooccurrence=cooc,
-        pairs=similar_pairs(track_ids, matrix, cooc, threshold),
-        distribution=distribution(upper_values(matrix), histogram_bins),
+        pairs=similar_pairs(track_ids, matrix, cooc, s.threshold),
+        distribution=distribution(upper_values(matrix), s.histogram_bins),
     )
 
 

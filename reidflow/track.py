@@ -4,72 +4,44 @@ Speed on CPU comes from an ONNX Runtime export of the same weights (threads set 
 rectangular letterbox like ultralytics' own, person-only post-processing, and a decoder thread that
 reads ahead. Detections go to a fresh tracker frame by frame, in order: batched ``model.track`` with
 ``persist=True`` is unreliable (ultralytics#22483), so detection is batched and tracking is not.
+
+ultralytics is imported only inside the functions that need it, each after
+``runtime.configure_ultralytics()`` (offline, weights only through its allow-list).
+
+The whole stage from Python: see ``track_video``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import pickle
 import re
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-
-def configure_ultralytics() -> None:
-    """The one place reidflow sets up ultralytics; it reads these when first imported.
-
-    It must never download or pip-install anything at run time, and must unpickle weights only through
-    torch's ``weights_only`` loader with its allow-list of model classes: a full unpickle of a ``.pt``
-    file runs whatever code the file names.
-    """
-    os.environ["YOLO_OFFLINE"] = "1"
-    os.environ["YOLO_AUTOINSTALL"] = "false"
-    os.environ["ULTRALYTICS_SAFE_LOAD"] = "1"
-    os.environ.setdefault("YOLO_VERBOSE", "false")
-
-
-configure_ultralytics()  # before anything imports ultralytics
-
-from reidflow import ReidflowError, gpu  # noqa: E402
-from reidflow.formats import TrackRows, VideoInfo, atomic_output  # noqa: E402
-from reidflow.video import FrameReader  # noqa: E402
+from reidflow import ReidflowError, backends
+from reidflow.files import atomic_output
+from reidflow.formats.tracks import TrackRows, VideoInfo
+from reidflow.runtime import configure_ultralytics
+from reidflow.settings import TrackSettings
+from reidflow.video import FrameReader
 
 log = logging.getLogger(__name__)
 
 PERSON_CLASS = 0
 TRACKERS = ("bytetrack", "botsort")
-BACKENDS = ("auto", "onnx", "torch")
 
 
 class TrackError(ReidflowError):
     pass
-
-
-@dataclass(frozen=True)
-class DetectorSettings:
-    imgsz: int = 640
-    conf: float = 0.1  # low on purpose: ByteTrack's second association uses low-score boxes
-    iou: float = 0.7
-    max_det: int = 300
-    batch: int = 4
-    backend: str = "auto"
-    device: str = "auto"
-    half: bool = False
-
-
-@dataclass(frozen=True)
-class TrackerSettings:
-    name: str = "bytetrack"
-    params: dict[str, Any] = field(default_factory=dict)
 
 
 def _is_number(value: Any) -> bool:
@@ -136,6 +108,8 @@ def tracker_params(name: str, overrides: dict[str, Any] | None = None) -> dict[s
     overrides = dict(overrides or {})
     check_tracker_params(name, overrides)
     import yaml
+
+    configure_ultralytics()
     from ultralytics.utils import ROOT
 
     defaults = yaml.safe_load((Path(ROOT) / "cfg" / "trackers" / f"{name}.yaml").read_text())
@@ -143,6 +117,7 @@ def tracker_params(name: str, overrides: dict[str, Any] | None = None) -> dict[s
 
 
 def make_tracker(params: dict[str, Any]):
+    configure_ultralytics()
     from ultralytics.trackers.track import TRACKER_MAP
     from ultralytics.utils import IterableSimpleNamespace
 
@@ -164,7 +139,7 @@ def letterbox_geometry(height: int, width: int, imgsz: int, stride: int = 32) ->
 class OnnxPersonDetector:
     """Person boxes from an ONNX export of a YOLOv8-style detector (output: batch × (4 + classes) × anchors)."""
 
-    def __init__(self, onnx_path: str | Path, settings: DetectorSettings, threads: int):
+    def __init__(self, onnx_path: str | Path, settings: TrackSettings, threads: int):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -223,14 +198,17 @@ class OnnxPersonDetector:
 def require_safe_load() -> None:
     """Fail closed unless ultralytics will unpickle weights with its allow-list (``configure_ultralytics``)."""
     import torch
+
+    configure_ultralytics()
     from ultralytics.nn import tasks
 
     # ultralytics reads ULTRALYTICS_SAFE_LOAD once, at import, and falls back to a full unpickle on torch < 2.6
     if not getattr(tasks, "SAFE_LOAD", False) or not hasattr(torch.serialization, "get_unsafe_globals_in_checkpoint"):
         raise TrackError(
             "ultralytics would load YOLO weights with a full unpickle, which can run code from the file: it was "
-            "imported before reidflow.track, or torch is older than 2.6; import reidflow.track first (or set "
-            "ULTRALYTICS_SAFE_LOAD=1), with torch >= 2.6 (envs/track.yaml)"
+            "imported before reidflow.runtime.configure_ultralytics() ran, or torch is older than 2.6; call "
+            "configure_ultralytics() before importing ultralytics (or set ULTRALYTICS_SAFE_LOAD=1), with "
+            "torch >= 2.6 (envs/track.yaml)"
         )
 
 
@@ -256,7 +234,7 @@ def load_yolo(weights: str | Path):
 class TorchPersonDetector:
     """Person boxes from ultralytics' own predictor (PyTorch; the GPU path, fp16 with ``half``)."""
 
-    def __init__(self, weights: str | Path, settings: DetectorSettings, device: str):
+    def __init__(self, weights: str | Path, settings: TrackSettings, device: str):
         self.model = load_yolo(weights)
         self.settings, self.device = settings, device
 
@@ -272,11 +250,15 @@ class TorchPersonDetector:
 Detector = Callable[[Sequence[np.ndarray]], list[np.ndarray]]
 
 
-def build_detector(weights: str | Path, onnx_path: str | Path | None, settings: DetectorSettings, threads: int) -> Detector:
-    """The torch backend on CUDA, ONNX Runtime on CPU, unless the config names one."""
-    if settings.backend not in BACKENDS:
-        raise TrackError(f"detector backend {settings.backend!r} unknown; use one of {', '.join(BACKENDS)} (config: track.backend)")
-    backend, device = gpu.choose_backend(settings.backend, settings.device, "track")
+def build_detector(
+    weights: str | Path, onnx_path: str | Path | None, settings: TrackSettings, threads: int, gpu: bool | None = None
+) -> Detector:
+    """The detector that ``settings.backend`` and ``settings.device`` mean (``backends.choose``): ultralytics'
+    PyTorch predictor from ``weights``, or ONNX Runtime on the CPU from ``onnx_path`` (``export_onnx``).
+
+    ``gpu``: whether the job has a GPU (in the workflow: Snakemake gave it one); None asks PyTorch.
+    """
+    backend, device = backends.choose(settings.backend, settings.device, "track", gpu)
     if backend == "onnx":
         if onnx_path is None:
             raise TrackError("the onnx backend needs the exported detector (rule export_detector)")
@@ -289,7 +271,7 @@ def build_detector(weights: str | Path, onnx_path: str | Path | None, settings: 
     return TorchPersonDetector(weights, settings, device)
 
 
-def export_onnx(weights: str | Path, out: str | Path, imgsz: int = 640) -> None:
+def export_onnx(weights: str | Path, out: str | Path, imgsz: int = TrackSettings.imgsz) -> None:
     """Export YOLO weights to ONNX with dynamic shapes, offline, without touching the weights' folder."""
     weights = Path(weights)
     with tempfile.TemporaryDirectory() as tmp:
@@ -311,15 +293,29 @@ def track_video(
     video: str | Path,
     detector: Detector,
     params: dict[str, Any],
-    vid_stride: int = 1,
-    batch: int = 4,
+    vid_stride: int = TrackSettings.vid_stride,
+    batch: int = TrackSettings.batch,
     stop: int | None = None,
 ) -> tuple[TrackRows, VideoInfo]:
     """Run detector and a fresh tracker over the video in one streaming pass.
 
     Rows hold the detector's box (not the Kalman prediction) with the tracker's id, so later crops
-    show what was actually seen. Memory: a few frames plus the rows.
+    show what was actually seen. Memory: a few frames plus the rows. ``params``: ``tracker_params``.
+
+    Examples:
+        >>> from reidflow import track
+        >>> from reidflow.formats.tracks import Tracks, TracksMeta, write_tracks
+        >>> settings = track.TrackSettings(device="cpu", vid_stride=2)
+        >>> track.export_onnx("yolov8n.pt", "yolov8n.onnx", settings.imgsz)
+        >>> detector = track.build_detector("yolov8n.pt", "yolov8n.onnx", settings, threads=4)
+        >>> params = track.tracker_params(settings.tracker, {"track_buffer": 60})
+        >>> rows, info = track.track_video("vtest.avi", detector, params, settings.vid_stride, settings.batch)
+        >>> len(rows), info.frame_count
+        (8412, 795)
+        >>> meta = TracksMeta("vtest", "vtest.avi", info, settings.vid_stride, "yolov8n.pt", "<sha256>", settings.tracker, params)
+        >>> write_tracks("tracks.npz", Tracks(rows, meta))
     """
+    configure_ultralytics()
     from ultralytics.engine.results import Boxes
 
     tracker = make_tracker(params)

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from reidflow import ReidflowError
-from reidflow.formats import VideoInfo
+from reidflow.formats.tracks import VideoInfo
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class FrameReader:
         return VideoInfo(self.info.fps, self.info.width, self.info.height, self.frames_read, self.frames_missing)
 
 
-def check_complete(path: str | Path, info: VideoInfo, on_truncated: str = "warn") -> None:
+def check_complete(path: str | Path, info: VideoInfo, on_truncated: str) -> None:
     """Warn about (``on_truncated: warn``) or refuse (``fail``) a video that decoded short of its declared length."""
     if info.shortfall is None:
         return

@@ -1,8 +1,9 @@
 import re
 from pathlib import Path
 
-from reidflow import assets, sheet
-from reidflow.overrides import load_overrides, overrides_param
+from reidflow import assets, backends, code_inputs, sheet
+from reidflow.overrides import load_overrides, load_people_overrides, overrides_param
+from reidflow.settings import STAGES as STAGE_SETTINGS
 
 LIBRARY = Path(workflow.basedir) / "reidflow"
 DEMO_VIDEO = "resources/demo/vtest.avi"
@@ -13,10 +14,14 @@ MODELS_DIR = assets.local_models_dir(config.get("models_dir"))
 VIDEOS = sheet.load_videos(config["videos"], producible={DEMO_VIDEO})
 # A person's merge/split decisions per video (config cluster.overrides), checked against the sheet.
 CLUSTER_OVERRIDES = load_overrides(config["cluster"]["overrides"], VIDEOS)
+# ... and across videos (its "people" entry), for rule people.
+PEOPLE_OVERRIDES = load_people_overrides(config["cluster"]["overrides"], VIDEOS)
 
 
+# Any id the sheet accepts; sheet_entry refuses ids the sheet lacks. (An alternation of the sheet's ids
+# made planning 1,000 videos ~7 % slower: bench/dag.py.)
 wildcard_constraints:
-    video="|".join(re.escape(v) for v in VIDEOS),
+    video=sheet.VIDEO_ID_PATTERN,
     model_file="|".join(re.escape(m) for m in MODEL_REGISTRY),
 
 
@@ -33,25 +38,56 @@ def workflow_file(path):
 
 
 def library(*modules):
-    """Library modules a script imports: declared as inputs so that editing them reruns the rule."""
-    return [
-        workflow_file(LIBRARY / f"{m}.py")
-        for m in ("__init__", "formats", "runtime", *modules)
-    ]
+    """The reidflow modules a rule's script imports, directly or through other reidflow modules, as an input:
+    editing one reruns exactly the rules that run it (tests/test_library_inputs.py checks the lists).
+    The input is one manifest listing the modules, as new as the newest of them (reidflow.code_inputs):
+    each module as an input of each job made planning many videos ~20 % slower.
+
+    Names are relative to reidflow/ without .py ("track", "formats/tracks"); a package's name stands for
+    its __init__.py. A submodule brings its packages' __init__.py (importing it runs them), and every
+    script imports reidflow itself and reidflow.runtime.
+    """
+    names = {"__init__", "runtime"}
+    for module in modules:
+        packages = Path(module).parents[:-1]  # formats/tracks: formats (not ".")
+        names.update((package / "__init__").as_posix() for package in packages)
+        names.add(module)
+    files = [workflow_file(library_file(name)) for name in sorted(names)]
+    return code_inputs.manifest(files, label="modules")
+
+
+def library_file(name):
+    path = LIBRARY / f"{name}.py"
+    return path if path.is_file() else LIBRARY / name / "__init__.py"
+
+
+def sheet_entry(wildcards):
+    """The sheet's row of the job's video; a target for any other video fails here, saying so."""
+    try:
+        return VIDEOS[wildcards.video]
+    except KeyError:
+        raise ValueError(
+            f"video {wildcards.video!r} is not in the sheet {config['videos']}: add a row for it, "
+            "or ask for the results of a listed video"
+        ) from None
 
 
 def video_file(wildcards):
-    return VIDEOS[wildcards.video].path
+    return sheet_entry(wildcards).path
 
 
-def cluster_overrides(wildcards):
-    """One video's overrides as a param of rule cluster, so that only its own edits rerun it."""
-    return overrides_param(CLUSTER_OVERRIDES, wildcards.video)
+def cluster_overrides():
+    """One video's overrides as a param of rule cluster, so that only its own edits rerun it: a function of
+    the video, or the one empty value when no video has any (no function for Snakemake to call per job).
+    """
+    if not CLUSTER_OVERRIDES:
+        return overrides_param(CLUSTER_OVERRIDES, "")
+    return lambda wildcards: overrides_param(CLUSTER_OVERRIDES, wildcards.video)
 
 
 def ground_truth(wildcards):
     """The sheet's gt of the video; evaluation.json exists only for videos that have one."""
-    gt = VIDEOS[wildcards.video].gt
+    gt = sheet_entry(wildcards).gt
     if gt is None:
         raise ValueError(
             f"video {wildcards.video!r} has no ground truth: add a 'gt' column entry in {config['videos']} "
@@ -69,33 +105,12 @@ DETECTOR_ONNX = f"resources/models/exported/{Path(DETECTOR_WEIGHTS).stem}.onnx"
 
 
 REID_WEIGHTS = model_file(config["features"]["weights"])
-# batch_size is left out: features do not depend on it (tested), so changing it reruns nothing
-FEATURE_KEYS = ("model", "device", "half", "backend")
 
 
-DETECTOR_KEYS = (
-    "imgsz",
-    "conf",
-    "iou",
-    "max_det",
-    "batch",
-    "backend",
-    "device",
-    "half",
-)
-
-
-CLUSTER_KEYS = (
-    "linkage",
-    "distance_threshold",
-    "cooccurrence_veto",
-    "recommend_threshold",
-)
-
-
-def stage_params(stage, keys):
-    """A stage's knobs as one rule param, so that changing any of them reruns that rule."""
-    return {key: config[stage][key] for key in keys}
+def stage_params(stage):
+    """A stage's settings (reidflow.settings) as one rule param, so that changing any of them reruns
+    that rule; settings results do not depend on (features.batch_size) are left out."""
+    return STAGE_SETTINGS[stage].params(config[stage])
 
 
 # GPUs this run hands out (--resources gpu=N, set by profiles/gpu); 0 on CPU-only runs and on SLURM,
@@ -112,32 +127,42 @@ def gpu_request(stage):
 
     The job's script claims its own device with reidflow.gpu.job_device (Snakemake assigns no device ids).
     """
-    settings = config[stage]
+    section = config[stage]
     return int(
-        DECLARED_GPUS > 0
-        and settings["device"] != "cpu"
-        and settings.get("backend", "auto") != "onnx"
+        DECLARED_GPUS > 0 and backends.may_use_gpu(section["backend"], section["device"])
     )
 
 
-def detector_inputs(wildcards):
+def detector_inputs():
+    """The detector's weights, and its ONNX export when the job will run the onnx backend: what
+    reidflow.backends.choose answers for the GPU the job gets, as the job itself will ask.
+
+    The same for every video: rule track takes them as plain inputs (**detector_inputs()), not through an
+    input function, which Snakemake would call for each job (4 % of planning 1,000 videos).
+    """
     inputs = {"weights": DETECTOR_WEIGHTS}
-    backend, device = config["track"]["backend"], config["track"]["device"]
-    # backend auto runs ONNX Runtime on the CPU only; a GPU job (gpu profile) or a CUDA device uses torch
-    if backend == "onnx" or (
-        backend == "auto"
-        and (device == "cpu" or (device == "auto" and not gpu_request("track")))
-    ):
+    section = config["track"]
+    backend, _ = backends.choose(
+        section["backend"], section["device"], "track", gpu=bool(gpu_request("track"))
+    )
+    if backend == "onnx":
         inputs["onnx"] = DETECTOR_ONNX
     return inputs
 
 
-REPORT_TEMPLATES = sorted(workflow_file(p) for p in (LIBRARY / "templates").iterdir())
+REPORT_TEMPLATES = code_inputs.manifest(
+    sorted(workflow_file(p) for p in (LIBRARY / "report" / "templates").iterdir()),
+    label="templates",
+)
 
 
-def report_inputs(wildcards):
-    """The stage files of one video's report; evaluation.json only where the sheet has ground truth."""
-    results = f"results/{wildcards.video}"
+def report_inputs():
+    """The stage files of a video's report; evaluation.json only where the sheet has ground truth.
+
+    Patterns, and an input function for evaluation.json only when the sheet mixes videos with and without
+    ground truth: Snakemake calls an input function for every job (4 % of planning 1,000 videos).
+    """
+    results = "results/{video}"
     inputs = {
         "tracks": f"{results}/tracks.npz",
         "crops": f"{results}/final_crops.h5",
@@ -145,13 +170,20 @@ def report_inputs(wildcards):
         "similarity": f"{results}/similarity.json",
         "clusters": f"{results}/clusters.json",
     }
-    if VIDEOS[wildcards.video].gt:
+    with_gt = {entry.gt is not None for entry in VIDEOS.values()}
+    if with_gt == {True}:
         inputs["evaluation"] = f"{results}/evaluation.json"
+    elif with_gt == {True, False}:
+        inputs["evaluation"] = lambda wildcards: (
+            f"results/{wildcards.video}/evaluation.json"
+            if sheet_entry(wildcards).gt
+            else []
+        )
     return inputs
 
 
 def all_outputs():
-    """Every stage file of every video, its report, and the index across videos.
+    """Every stage file of every video, its report, the people across videos and the index page.
 
     Naming each stage file (not only the reports that need them) makes a plain run rebuild any of them
     that a user deleted, e.g. a damaged file, as the error messages advise.
@@ -163,11 +195,14 @@ def all_outputs():
         "features.h5",
         "similarity.json",
         "clusters.json",
+        "identities.npz",
+        "identities.txt",
         "report/index.html",
     ]
     return [
         *(f"results/{video}/{name}" for video in VIDEOS for name in stage_files),
         *(f"results/{video}/evaluation.json" for video in VIDEOS if VIDEOS[video].gt),
+        "results/people/people.json",
         "results/report/index.html",
     ]
 
@@ -176,7 +211,7 @@ def mark_index_incomplete():
     """After a failed run the index across videos must not keep claiming an earlier state (onerror)."""
     import datetime
 
-    from reidflow.report import write_incomplete_index
+    from reidflow.report.index import write_incomplete_index
 
     when = datetime.datetime.now().isoformat(timespec="seconds")
     write_incomplete_index(list(VIDEOS), "results", "results/report/index.html", when)

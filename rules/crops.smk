@@ -2,7 +2,15 @@ rule crops:
     input:
         tracks="results/{video}/tracks.npz",
         video=video_file,
-        code=library("crops", "video"),
+        code=library(
+            "crops",
+            "video",
+            "settings",
+            "files",
+            "formats/base",
+            "formats/tracks",
+            "formats/crops",
+        ),
     output:
         crops="results/{video}/final_crops.h5",
     log:
@@ -12,6 +20,6 @@ rule crops:
     conda:
         "../envs/track.yaml"
     params:
-        crops=config["crops"],
+        crops=stage_params("crops"),
     script:
         "../scripts/crops.py"

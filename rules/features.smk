@@ -2,7 +2,17 @@ rule features:
     input:
         crops="results/{video}/final_crops.h5",
         weights=REID_WEIGHTS,
-        code=library("features", "gpu", "assets"),
+        code=library(
+            "features",
+            "gpu",
+            "backends",
+            "settings",
+            "assets",
+            "files",
+            "formats/base",
+            "formats/crops",
+            "formats/features",
+        ),
     output:
         features="results/{video}/features.h5",
     log:
@@ -16,6 +26,6 @@ rule features:
         gpu=gpu_request("features"),
     params:
         weights_name=config["features"]["weights"],
-        features=stage_params("features", FEATURE_KEYS),
+        features=stage_params("features"),
     script:
         "../scripts/features.py"

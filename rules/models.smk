@@ -24,20 +24,3 @@ rule demo_video:
         sha256=assets.DEMO_VIDEO_SHA256,
     script:
         "../scripts/demo_video.py"
-
-
-rule export_detector:
-    input:
-        weights=DETECTOR_WEIGHTS,
-        code=library("track", "video", "gpu", "assets"),
-    output:
-        onnx=DETECTOR_ONNX,
-    log:
-        "logs/export_detector/detector.log",
-    conda:
-        "../envs/track.yaml"
-    params:
-        imgsz=config["track"]["imgsz"],
-        weights_name=config["track"]["detector"],
-    script:
-        "../scripts/export_detector.py"

@@ -1,12 +1,35 @@
 rule report:
     input:
-        unpack(report_inputs),
-        code=library("report"),
+        **report_inputs(),
+        code=library(
+            "files",
+            "formats/base",
+            "formats/clusters",
+            "formats/crops",
+            "formats/evaluation",
+            "formats/features",
+            "formats/similarity",
+            "formats/tracks",
+            "report/heatmap",
+            "report/images",
+            "report/metrics",
+            "report/render",
+            "report/video",
+            "settings",
+        ),
         templates=REPORT_TEMPLATES,
     output:
         html="results/{video}/report/index.html",
         # one animation per kept track: their names are known only once final_crops.h5 exists
         webp=directory("results/{video}/report/webp"),
+        # the page with its WebPs, for `snakemake --report report.zip` (a folder with its index.html)
+        page=report(
+            directory("results/{video}/report"),
+            htmlindex="index.html",
+            caption="report/video.rst",
+            category="Videos",
+            labels={"video": "{video}", "page": "identities"},
+        ),
     log:
         "logs/report/{video}.log",
     benchmark:
@@ -14,7 +37,7 @@ rule report:
     conda:
         "../envs/report.yaml"
     params:
-        report=config["report"],
+        report=stage_params("report"),
     script:
         "../scripts/report.py"
 
@@ -25,10 +48,27 @@ rule report_index:
         tracks=expand("results/{video}/tracks.npz", video=VIDEOS),
         clusters=expand("results/{video}/clusters.json", video=VIDEOS),
         evaluations=[f"results/{v}/evaluation.json" for v in VIDEOS if VIDEOS[v].gt],
-        code=library("report"),
+        # the people cards; a video's own page never reads it (adding a video reruns no other page)
+        people="results/people/people.json",
+        code=library(
+            "files",
+            "formats/base",
+            "formats/clusters",
+            "formats/evaluation",
+            "formats/people",
+            "formats/tracks",
+            "report/index",
+            "report/metrics",
+            "report/render",
+        ),
         templates=REPORT_TEMPLATES,
     output:
-        html="results/report/index.html",
+        html=report(
+            "results/report/index.html",
+            caption="report/index.rst",
+            category="Overview",
+            labels={"page": "all videos"},
+        ),
     log:
         "logs/report_index/report_index.log",
     conda:

@@ -1,8 +1,45 @@
+rule export_detector:
+    input:
+        weights=DETECTOR_WEIGHTS,
+        code=library(
+            "track",
+            "video",
+            "backends",
+            "settings",
+            "assets",
+            "files",
+            "formats/base",
+            "formats/tracks",
+        ),
+    output:
+        onnx=DETECTOR_ONNX,
+    log:
+        "logs/export_detector/detector.log",
+    conda:
+        "../envs/track.yaml"
+    params:
+        imgsz=config["track"]["imgsz"],
+        weights_name=config["track"]["detector"],
+    script:
+        "../scripts/export_detector.py"
+
+
 rule track:
     input:
-        unpack(detector_inputs),
+        **detector_inputs(),
         video=video_file,
-        code=library("track", "video", "assets", "gpu"),
+        code=library(
+            "track",
+            "video",
+            "assets",
+            "gpu",
+            "backends",
+            "settings",
+            "files",
+            "formats/base",
+            "formats/tracks",
+            "formats/mot",
+        ),
     output:
         npz="results/{video}/tracks.npz",
         txt="results/{video}/tracks.txt",
@@ -18,10 +55,6 @@ rule track:
     params:
         # the weights as named in the config: their known sha256 is looked up by this name
         weights_name=config["track"]["detector"],
-        detector=stage_params("track", DETECTOR_KEYS),
-        vid_stride=config["track"]["vid_stride"],
-        on_truncated=config["track"]["on_truncated"],
-        tracker=config["track"]["tracker"],
-        tracker_params=config["track"]["tracker_params"],
+        track=stage_params("track"),
     script:
         "../scripts/track.py"

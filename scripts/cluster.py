@@ -6,7 +6,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  the workflow's own reidflow
 
-from reidflow import cluster, formats, runtime
+from reidflow import cluster, runtime
+from reidflow.formats.clusters import write_clusters
+from reidflow.formats.similarity import read_similarity
+from reidflow.formats.tracks import read_tracks
 from reidflow.overrides import Overrides
 
 log = logging.getLogger("reidflow")
@@ -14,15 +17,15 @@ log = logging.getLogger("reidflow")
 
 def main(smk):
     record = cluster.build_clusters(
-        formats.read_similarity(smk.input.similarity),
-        formats.read_tracks(smk.input.tracks).rows,
-        cluster.ClusterSettings(**smk.params.cluster),
+        read_similarity(smk.input.similarity),
+        read_tracks(smk.input.tracks).rows,
+        cluster.ClusterSettings.from_config(smk.params.cluster),
         Overrides.from_param(smk.params.overrides),
         # for messages only: a param would rerun every video's clustering when the file is renamed
         overrides_file=smk.config["cluster"]["overrides"],
         similarity_file=smk.input.similarity,
     )
-    formats.write_clusters(smk.output.clusters, record)
+    write_clusters(smk.output.clusters, record)
     tracks = sum(len(i.members) for i in record.identities)
     log.info("%d tracks -> %d identities, %d merges (%d by a person), %d recommendations", tracks,
              len(record.identities), len(record.merges), sum(m.decided_by == "person" for m in record.merges),

@@ -1,24 +1,29 @@
-"""Snakemake adapter for rule ``report_index``: see reidflow.report."""
+"""Snakemake adapter for rule ``report_index``: see reidflow.report.index."""
 
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  the workflow's own reidflow
 
-from reidflow import formats, report, runtime
+from reidflow import runtime
+from reidflow.formats.clusters import read_clusters
+from reidflow.formats.evaluation import read_evaluation
+from reidflow.formats.people import read_people
+from reidflow.formats.tracks import read_tracks
+from reidflow.report.index import video_summary, write_index
 
 
 def main(smk):
     evaluations = dict(zip(smk.params.with_gt, smk.input.evaluations))
     summaries = [
-        report.video_summary(
-            formats.read_tracks(tracks),
-            formats.read_clusters(clusters),
-            formats.read_evaluation(evaluations[video]) if video in evaluations else None,
+        video_summary(
+            read_tracks(tracks),
+            read_clusters(clusters),
+            read_evaluation(evaluations[video]) if video in evaluations else None,
         )
         for video, tracks, clusters in zip(smk.params.videos, smk.input.tracks, smk.input.clusters)
     ]
-    report.write_index(summaries, dict(smk.params.settings), smk.output.html)
+    write_index(summaries, dict(smk.params.settings), read_people(smk.input.people), smk.output.html)
 
 
 runtime.run(snakemake, main)  # noqa: F821

@@ -6,27 +6,27 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  the workflow's own reidflow
 
-from reidflow import formats, runtime, similarity
+from reidflow import runtime, similarity
+from reidflow.formats.features import read_features
+from reidflow.formats.similarity import write_similarity
+from reidflow.formats.tracks import read_tracks
 
 log = logging.getLogger("reidflow")
 
 
 def main(smk):
-    p = dict(smk.params.similarity)
-    features = formats.read_features(smk.input.features)
-    tracks = formats.read_tracks(smk.input.tracks)
+    settings = similarity.SimilaritySettings.from_config(smk.params.similarity)
+    features = read_features(smk.input.features)
+    tracks = read_tracks(smk.input.tracks)
     record = similarity.build_similarity(
         smk.wildcards.video,
         features.track_ids,
         list(features.by_track.values()),
         tracks.rows,
-        aggregation=p["aggregation"],
-        topk=p["topk"],
-        threshold=p["threshold"],
-        histogram_bins=p["histogram_bins"],
+        settings,
         features_file=smk.input.features,
     )
-    formats.write_similarity(smk.output.similarity, record)
+    write_similarity(smk.output.similarity, record)
     d = record.distribution
     log.info("%d tracks, %d pairs >= %.2f; off-diagonal %s: mean %s, std %s", len(record.track_ids), len(record.pairs),
              record.threshold, record.aggregation, d.mean, d.std)

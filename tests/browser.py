@@ -52,6 +52,25 @@ class Tags(HTMLParser):
         return [a for t, a in self.tags if t == tag and (cls is None or cls in a.get("class", "").split())]
 
 
+def video_links(page: Tags) -> list[str]:
+    """The index's links to the video pages themselves (its people cards link to anchors in them)."""
+    return [a["href"] for a in page.find("a") if a.get("href", "").endswith("/report/index.html")]
+
+
+def people_cards(page: Tags) -> dict[str, list[dict[str, str]]]:
+    """The index's person cards in page order: card id -> the attributes of its appearances' images."""
+    cards: dict[str, list[dict[str, str]]] = {}
+    current = None
+    for tag, attrs in page.tags:
+        if tag == "div" and "person" in attrs.get("class", "").split():
+            current = cards.setdefault(attrs["id"], [])
+        elif tag == "section" and attrs.get("id") == "recommendations":
+            current = None
+        elif tag == "img" and current is not None:
+            current.append(attrs)
+    return cards
+
+
 def heatmap_data(page: Path) -> dict:
     """The matrix the page's canvas is drawn from."""
     found = re.search(r'<script type="application/json" id="heatmap-data">(.*?)</script>', page.read_text(), re.S)

@@ -20,7 +20,12 @@ import numpy as np
 import pytest
 import yaml
 
-from reidflow import assets
+from reidflow import assets, runtime
+
+# Every script sets up ultralytics before anything can import it (reidflow.runtime.run); some tests import
+# ultralytics themselves, so the test process does the same first. tests/hostile/test_weights.py checks
+# the library on its own, in fresh processes.
+runtime.configure_ultralytics()
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"

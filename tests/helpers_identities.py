@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from reidflow.formats import TrackRows
+from reidflow.formats.tracks import TrackRows
 from reidflow.similarity import unit_rows
 
 

@@ -8,9 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.cluster import AgglomerativeClustering
 
-from reidflow import cluster, formats, similarity
+from reidflow import cluster, similarity
 from reidflow.cluster import ClusterSettings, agglomerate
-from reidflow.formats import Similarity
+from reidflow.formats.clusters import read_clusters, write_clusters
+from reidflow.formats.similarity import Similarity
 from reidflow.overrides import Overrides, OverridesError, load_overrides, overrides_param
 
 from helpers_identities import rows_for
@@ -150,8 +151,8 @@ def clusters_of(record):
 
 def test_clusters_record(tmp_path):
     record = cluster.build_clusters(similarity_record(SIMS, SCENE), SCENE)
-    formats.write_clusters(tmp_path / "c.json", record)
-    back = formats.read_clusters(tmp_path / "c.json")
+    write_clusters(tmp_path / "c.json", record)
+    back = read_clusters(tmp_path / "c.json")
     assert back == record
     assert back.params == {"linkage": "average", "distance_threshold": 0.35, "cooccurrence_veto": 1, "recommend_threshold": 0.5}
     assert back.overrides == {"merge": [], "split": []}
@@ -267,8 +268,8 @@ def test_repeated_track_ids_name_the_similarity_file():
 def test_degenerate_inputs_give_valid_files(tmp_path, n):
     rows = rows_for({t: (0, 3) for t in range(1, n + 1)})
     record = cluster.build_clusters(similarity_record(np.eye(n), rows), rows)
-    formats.write_clusters(tmp_path / "c.json", record)
-    back = formats.read_clusters(tmp_path / "c.json")
+    write_clusters(tmp_path / "c.json", record)
+    back = read_clusters(tmp_path / "c.json")
     assert len(back.identities) == n and back.merges == [] and back.recommendations == []
     if n:
         assert back.identities[0].members == [1] and back.identities[0].frames_covered == 4

@@ -2,8 +2,10 @@ import cv2
 import numpy as np
 import pytest
 
-from reidflow import crops, formats
-from reidflow.formats import CropsReader, TrackRows, Tracks, TracksMeta, VideoInfo
+from reidflow import crops
+from reidflow.formats.base import FormatError
+from reidflow.formats.crops import CropsReader
+from reidflow.formats.tracks import TrackRows, Tracks, TracksMeta, VideoInfo
 
 W, H, N_FRAMES = 320, 240, 60
 
@@ -141,7 +143,7 @@ def test_tracks_of_another_video_fail_clearly(video, tmp_path):
 def test_reader_rejects_other_files(tmp_path):
     bad = tmp_path / "final_crops.h5"
     bad.write_text("nope")
-    with pytest.raises(formats.FormatError, match=str(bad)):
+    with pytest.raises(FormatError, match=str(bad)):
         CropsReader(bad)
 
 

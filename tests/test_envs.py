@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from helpers_imports import third_party_imports
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -57,33 +59,6 @@ def rule_envs_and_scripts() -> dict[str, tuple[str, str]]:
                 assert env, f"{smk.name}: rule {name[1]} has a script but no conda env"
                 out[name[1]] = (env[1], script[1])
     return out
-
-
-def third_party_imports(script: Path) -> set[str]:
-    """Top-level non-stdlib modules imported by a script and, transitively, by the reidflow modules it uses."""
-    import ast
-
-    seen, todo, found = set(), [script], set()
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module] + ([f"reidflow.{a.name}" for a in node.names] if node.module == "reidflow" else [])
-            else:
-                continue
-            for name in names:
-                top = name.split(".")[0]
-                if top == "reidflow":
-                    module = REPO / (name.replace(".", "/") + ".py")
-                    todo.append(module if module.is_file() else REPO / "reidflow" / "__init__.py")
-                elif top not in sys.stdlib_module_names and top != "__future__":
-                    found.add(top)
-    return found
 
 
 def provided_by(pinned: set[str]) -> set[str]:

@@ -3,9 +3,12 @@
 import numpy as np
 import pytest
 
-from reidflow import evaluate, formats
+from reidflow import evaluate
 from reidflow.evaluate import EvaluateError
-from reidflow.formats import Clusters, Identity, TrackRows
+from reidflow.formats.clusters import Clusters, Identity
+from reidflow.formats.evaluation import read_evaluation, write_evaluation
+from reidflow.formats.mot import read_mot, write_mot
+from reidflow.formats.tracks import TrackRows
 
 from helpers_identities import walker
 
@@ -21,7 +24,7 @@ def clusters_of(groups):
 def ground_truth(tmp_path):
     """Two people over frames 0-39, written as MOTChallenge (1-based) and read back (0-based)."""
     path = tmp_path / "gt.txt"
-    formats.write_mot(path, TrackRows.concatenate([walker(1, 0.0), walker(2, 400.0)]))
+    write_mot(path, TrackRows.concatenate([walker(1, 0.0), walker(2, 400.0)]))
     assert path.read_text().startswith("1,")  # video frame 0 is MOTChallenge frame 1
     return path
 
@@ -32,10 +35,10 @@ def test_merging_a_split_person_raises_idf1(ground_truth, tmp_path):
     after = walker(13, 100.0, np.arange(50, 60))
     hyp = TrackRows.concatenate([walker(split_ids, 0.0), walker(12, 400.0), after])
     record = evaluate.evaluate_identities(
-        "v", formats.read_mot(ground_truth), hyp, clusters_of([[10, 11], [12], [13]]), 0.5, str(ground_truth)
+        "v", read_mot(ground_truth), hyp, clusters_of([[10, 11], [12], [13]]), evaluate.EvaluateSettings(iou_threshold=0.5), str(ground_truth)
     )
-    formats.write_evaluation(tmp_path / "e.json", record)
-    back = formats.read_evaluation(tmp_path / "e.json")
+    write_evaluation(tmp_path / "e.json", record)
+    back = read_evaluation(tmp_path / "e.json")
     assert back == record and back.frames == 40 and back.ground_truth == str(ground_truth)
     raw, merged = back.raw, back.merged
     assert raw["idf1"] == pytest.approx(0.75)  # 60 of 80 boxes keep their best id
@@ -48,7 +51,7 @@ def test_merging_a_split_person_raises_idf1(ground_truth, tmp_path):
 
 def test_wrong_merge_lowers_idf1(ground_truth):
     hyp = TrackRows.concatenate([walker(10, 0.0), walker(12, 400.0)])
-    gt = formats.read_mot(ground_truth)
+    gt = read_mot(ground_truth)
     record = evaluate.evaluate_identities("v", gt, hyp, clusters_of([[10, 12]]))
     assert record.raw["idf1"] == pytest.approx(1.0) and record.merged["idf1"] < 0.9
 
@@ -64,7 +67,7 @@ def test_only_frames_the_tracker_processed_count(ground_truth):
     """With vid_stride 2 the tracker saw frames 0, 2, 4, ...; decoding ended after frame 29 (of gt's 0-39)."""
     seen = FRAMES[(FRAMES % 2 == 0) & (FRAMES < 30)]
     hyp = TrackRows.concatenate([walker(10, 0.0, seen), walker(12, 400.0, seen)])
-    gt = formats.read_mot(ground_truth)
+    gt = read_mot(ground_truth)
     record = evaluate.evaluate_identities("v", gt, hyp, clusters_of([[10], [12]]), vid_stride=2, frame_count=30)
     assert record.frames == 15
     assert record.raw["recall"] == pytest.approx(1.0) and record.raw["mota"] == pytest.approx(1.0)
@@ -90,11 +93,11 @@ def test_ground_truth_outside_the_processed_frames_is_an_error():
 
 
 def test_no_tracks_at_all(ground_truth, tmp_path):
-    record = evaluate.evaluate_identities("v", formats.read_mot(ground_truth), TrackRows.empty(), clusters_of([]))
+    record = evaluate.evaluate_identities("v", read_mot(ground_truth), TrackRows.empty(), clusters_of([]))
     assert record.raw["idf1"] == 0 and record.raw["recall"] == 0 and record.raw["num_ids"] == 0
     assert record.raw["precision"] is None  # undefined without boxes; JSON has no NaN
-    formats.write_evaluation(tmp_path / "e.json", record)
-    assert formats.read_evaluation(tmp_path / "e.json") == record
+    write_evaluation(tmp_path / "e.json", record)
+    assert read_evaluation(tmp_path / "e.json") == record
 
 
 def test_empty_ground_truth_is_an_error():
@@ -113,3 +116,28 @@ def test_relabel():
     # 7 and 8 share frame 0 as identity 1: the better box stays; 9 and 4 have no identity: labels of their own
     assert list(zip(out.frames, out.track_ids, out.scores.round(1))) == [(0, 1, 0.9), (1, 1, 0.4), (1, 3, 0.8), (2, 2, 0.7)]
     assert len(evaluate.relabel(TrackRows.empty(), {})) == 0
+
+
+def test_iou_distances_equal_motmetrics_iou_matrix(monkeypatch):
+    """The IoU matching is motmetrics' own, on xyxy boxes and without NumPy's removed np.asfarray."""
+    import motmetrics
+
+    monkeypatch.setattr(np, "asfarray", lambda a, dtype=np.float64: np.asarray(a, dtype=dtype), raising=False)
+    rng = np.random.default_rng(3)
+    corner = rng.uniform(0, 100, (2, 30, 2)).astype(np.float32)
+    size = rng.uniform(0, 40, (2, 30, 2)).astype(np.float32)
+    size[0, :3] = 0  # boxes without area
+    gt, hyp = np.concatenate([corner, corner + size], axis=-1)
+    hyp[5:10] = gt[5:10]  # identical boxes: distance 0
+    for threshold in (0.1, 0.5, 0.9):
+        def xywh(boxes):  # as evaluate converted them before: in float64
+            boxes = boxes.astype(np.float64)
+            return np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
+
+        expected = motmetrics.distances.iou_matrix(xywh(gt), xywh(hyp), max_iou=1 - threshold)
+        got = evaluate.iou_distances(gt, hyp, threshold)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+        assert np.isfinite(got).sum() > 0
+    assert evaluate.iou_distances(gt[:0], hyp, 0.5).shape == (0, 0)
+    assert evaluate.iou_distances(gt, hyp[:0], 0.5).shape == (0, 0)

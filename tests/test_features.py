@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from reidflow import assets, features, formats
+from reidflow import assets, features
+from reidflow.formats.crops import CROP_METRICS, PERSONS_DTYPE, CropsMeta, CropsReader, open_crops_writer
+from reidflow.formats.features import read_features, read_features_meta, write_features
 from reidflow.features import FeatureSettings, FeaturesError
 
 
@@ -36,7 +38,7 @@ def labelled(reid_crops):
 
 
 def embed_all(model, images, batch_size=64, **kw):
-    embed = features.build_embedder(model, FeatureSettings(**kw), threads=2)
+    embed = features.build_embedder(model, FeatureSettings(**kw), threads=2, input_size=images.shape[1:3])
     return features.embed_in_batches([(0, images)], embed, batch_size)[0]
 
 
@@ -141,21 +143,21 @@ def test_unknown_model_name():
 
 def test_empty_crops_file_gives_empty_features(tmp_path, weights):
     crops_path = tmp_path / "final_crops.h5"
-    meta = formats.CropsMeta(video="empty", source="x.avi", fps=10.0, frame_count=5, crop_height=256, crop_width=128, resize="stretch")
-    with formats.open_crops_writer(crops_path, meta, np.zeros(0, formats.PERSONS_DTYPE)):
+    meta = CropsMeta(video="empty", source="x.avi", fps=10.0, frame_count=5, crop_height=256, crop_width=128, resize="stretch")
+    with open_crops_writer(crops_path, meta, np.zeros(0, PERSONS_DTYPE)):
         pass
     result = features.extract_features(crops_path, weights, "sha", FeatureSettings(), threads=1)
-    formats.write_features(tmp_path / "features.h5", result)
-    back = formats.read_features(tmp_path / "features.h5")
+    write_features(tmp_path / "features.h5", result)
+    back = read_features(tmp_path / "features.h5")
     assert back.by_track == {} and back.meta.feature_dim == 512 and back.meta.video == "empty"
 
 
 def test_features_on_vtest_through_snakemake(workdir, vtest_clip, weights):
     workdir.write_videos([("clip", vtest_clip)], header=("video", "path"))
     workdir.snakemake("results/clip/features.h5")
-    result = formats.read_features(workdir.path / "results/clip/features.h5")
-    assert formats.read_features_meta(workdir.path / "results/clip/features.h5") == result.meta
-    with formats.CropsReader(workdir.path / "results/clip/final_crops.h5") as reader:
+    result = read_features(workdir.path / "results/clip/features.h5")
+    assert read_features_meta(workdir.path / "results/clip/features.h5") == result.meta
+    with CropsReader(workdir.path / "results/clip/final_crops.h5") as reader:
         assert result.track_ids == reader.track_ids and len(result.track_ids) >= 5
         for track_id, kept in zip(reader.track_ids, reader.persons["crops_kept"]):
             assert result.by_track[track_id].shape == (kept, 512)
@@ -165,8 +167,39 @@ def test_features_on_vtest_through_snakemake(workdir, vtest_clip, weights):
     assert (workdir.path / "logs/features/clip.log").read_text().count("onnx backend") == 1
 
 
-def test_crops_of_another_size_are_stretched_to_the_input(model, labelled):
+def write_crops_file(path, images, track_id=7):
+    """final_crops.h5 holding ``images`` as one track's crops, at their own size."""
+    k, h, w = images.shape[:3]
+    meta = CropsMeta(video="v", source="v.avi", fps=10.0, frame_count=k, crop_height=h, crop_width=w, resize="stretch")
+    persons = np.array([(track_id, 0, k - 1, k, k)], dtype=PERSONS_DTYPE)
+    with open_crops_writer(path, meta, persons) as writer:
+        for slot, image in enumerate(images):
+            writer.put_crop(track_id, slot, image)
+        writer.put_track(track_id, np.arange(k), np.tile([0, 0, w, h], (k, 1)), {m: np.zeros(k, np.float32) for m in CROP_METRICS})
+    return path
+
+
+def test_crops_are_embedded_at_their_stored_size_and_never_stretched_again(model, labelled, weights, tmp_path):
+    """The crops stage owns the input size: features takes the crops' size and resizes nothing."""
     small = np.stack([cv2.resize(crop, (64, 128), interpolation=cv2.INTER_AREA) for crop in labelled[0][:4]])
     stretched = np.stack([cv2.resize(crop, (128, 256), interpolation=cv2.INTER_LINEAR) for crop in small])
-    np.testing.assert_array_equal(features.fit_to_input(small, 256, 128), stretched)
-    np.testing.assert_allclose(embed_all(model, small), embed_all(model, stretched), atol=1e-5)
+    # a network built for 256x128 refuses 128x64 crops instead of stretching them a second time
+    for backend in ("onnx", "torch"):
+        embed = features.build_embedder(model, FeatureSettings(backend=backend, device="cpu"), threads=1, input_size=(256, 128))
+        with pytest.raises(FeaturesError, match=r"crops of 128x64 px, but the ReID network was built for 256x128"):
+            embed(small)
+        assert embed(stretched).shape == (4, 512)
+    # a crops file of 128x64 crops is embedded at 128x64, exactly as the network sees those crops
+    result = features.extract_features(write_crops_file(tmp_path / "small.h5", small), weights, "sha", FeatureSettings(), threads=1)
+    assert (result.meta.input_height, result.meta.input_width) == (128, 64)
+    np.testing.assert_allclose(result.by_track[7], embed_all(model, small), atol=1e-5)
+    assert not np.allclose(result.by_track[7], embed_all(model, stretched), atol=1e-3), "not stretched to 256x128"
+
+
+def test_a_model_of_one_input_size_names_the_crop_settings(model, labelled, tmp_path):
+    crops_file = write_crops_file(tmp_path / "final_crops.h5", labelled[0][:2])
+    with pytest.raises(FeaturesError, match=r"final_crops.h5: crops of 256x128 px, but features.model hacnn takes 160x64 crops only; "
+                       r"set crops.height: 160 and crops.width: 64"):
+        features.extract_features(crops_file, "unused.pth", "sha", FeatureSettings(model="hacnn"), threads=1)
+    features.check_input_size("hacnn", (160, 64), crops_file)  # its own size is fine
+    features.check_input_size("osnet_x0_25", (128, 64), crops_file)  # any size for the others

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reidflow import gpu
+from reidflow import backends, gpu
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -146,9 +146,39 @@ def test_visible_devices_order_and_lock_names(tmp_path):
     ("torch", "cpu", ("torch", "cpu")),
 ])
 def test_choose_backend(backend, device, expected):
-    assert gpu.choose_backend(backend, device, "features") == expected
+    assert backends.choose(backend, device, "features") == expected
 
 
 def test_onnx_backend_on_a_gpu_device_is_refused():
-    with pytest.raises(gpu.GpuError, match="features.device is 'cuda:0'; set features.backend to torch"):
-        gpu.choose_backend("onnx", "cuda:0", "features")
+    with pytest.raises(backends.BackendError, match="features.device is 'cuda:0'; set features.backend to torch"):
+        backends.choose("onnx", "cuda:0", "features")
+    with pytest.raises(backends.BackendError, match=r"config: track.backend 'tensorrt' unknown; use one of auto, onnx, torch"):
+        backends.choose("tensorrt", "cpu", "track")
+
+
+@pytest.mark.parametrize("backend", backends.BACKENDS)
+@pytest.mark.parametrize("device", ["auto", "cpu", "cuda", "cuda:1", "1"])
+@pytest.mark.parametrize("gpu_job", [False, True])
+def test_auto_means_the_same_when_planned_and_in_the_job(backend, device, gpu_job):
+    """rules/common.smk asks for a GPU with may_use_gpu and plans the ONNX export from choose(gpu=...);
+    the job builds what choose says for the GPU it was given: the same backend, and a GPU only if asked."""
+    if backend == "onnx" and device not in ("auto", "cpu"):
+        with pytest.raises(backends.BackendError):
+            backends.choose(backend, device, "track", gpu=gpu_job)
+        return
+    asked = gpu_job and backends.may_use_gpu(backend, device)  # gpu_request(): the run declares GPUs
+    chosen_backend, chosen_device = backends.choose(backend, device, "track", gpu=asked)
+    assert (chosen_backend, chosen_device) == backends.choose(backend, device, "track", gpu=gpu_job)
+    assert chosen_backend == ("onnx" if backend == "onnx" or (backend == "auto" and chosen_device == "cpu") else "torch")
+    if device == "auto":
+        assert chosen_device == ("cuda:0" if asked else "cpu"), "auto takes a GPU exactly when the job has one"
+    if device == "cpu" or backend == "onnx":
+        assert not backends.may_use_gpu(backend, device) and chosen_device == "cpu"
+
+
+def test_auto_device_outside_the_workflow_asks_pytorch(monkeypatch):
+    monkeypatch.setattr(backends, "cuda_available", lambda: True)
+    assert backends.choose("auto", "auto", "features") == ("torch", "cuda:0")
+    monkeypatch.setattr(backends, "cuda_available", lambda: False)
+    assert backends.choose("auto", "auto", "features") == ("onnx", "cpu")
+    assert backends.choose("onnx", "auto", "features") == ("onnx", "cpu")

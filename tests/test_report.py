@@ -11,31 +11,27 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from browser import Tags, browser, heatmap_data, load_every_image, open_page  # noqa: F401  browser is a fixture
-from reidflow import formats, report
-from reidflow.formats import (
-    Clusters,
-    CropsMeta,
-    Distribution,
-    Evaluation,
-    FeaturesMeta,
-    Identity,
-    Merge,
-    Recommendation,
-    SimilarPair,
-    Similarity,
-    TrackRows,
-    Tracks,
-    TracksMeta,
-    VideoInfo,
-)
+from browser import Tags, browser, heatmap_data, load_every_image, open_page, people_cards, video_links  # noqa: F401  browser is a fixture
+from reidflow.formats.clusters import Clusters, Identity, Merge, Recommendation
+from reidflow.formats.crops import CROP_METRICS, PERSONS_DTYPE, CropsMeta, open_crops_writer
+from reidflow.formats.evaluation import Evaluation
+from reidflow.formats.features import FeaturesMeta
+from reidflow.formats.people import Appearance, People, PeopleRecommendation, Person
+from reidflow.formats.similarity import Distribution, SimilarPair, Similarity
+from reidflow.formats.tracks import TrackRows, Tracks, TracksMeta, VideoInfo
+from reidflow.report.heatmap import colour, heatmap
+from reidflow.report.images import ReportSettings, still_webp, track_webp
+from reidflow.report.index import PeoplePageError, people_context, render_index, video_summary, write_index
+from reidflow.report.metrics import EvaluationRow, evaluation_rows, video_duration
+from reidflow.report.video import ReportError, TrackCard, VideoRecords, pipeline_line, render_video, video_context, write_video_report
+from reidflow.sheet import VIDEO_ID
 
 EVIL = "<script>alert(1)</script>.mp4"
 CROP_H, CROP_W = 64, 32
 # track id -> (first frame, number of crops); identities: {3, 9}, {7}, {12, 20}, {5}
 TRACKS = {3: (0, 6), 7: (2, 4), 9: (40, 5), 12: (10, 1), 20: (60, 3), 5: (5, 2)}
 IDENTITIES = [[3, 9], [12, 20], [7], [5]]
-SETTINGS = report.ReportSettings(webp_fps=5, webp_quality=80, webp_height=96)
+SETTINGS = ReportSettings(webp_fps=5, webp_quality=80, webp_height=96)
 
 
 def distinct_crops(k: int, seed: int) -> np.ndarray:
@@ -57,7 +53,7 @@ def similarity_matrix(ids: list[int]) -> np.ndarray:
     return m
 
 
-def make_records(video: str = "syn", source: str = "/data/syn.mp4", evaluation: bool = True) -> report.VideoRecords:
+def make_records(video: str = "syn", source: str = "/data/syn.mp4", evaluation: bool = True) -> VideoRecords:
     rows = TrackRows.concatenate(
         [TrackRows(np.arange(f0, f0 + 2 * k), np.full(2 * k, t), np.tile([10, 10, 40, 90], (2 * k, 1)), np.full(2 * k, 0.8)) for t, (f0, k) in TRACKS.items()]
         + [TrackRows([0, 1], [99, 99], [[0, 0, 5, 5]] * 2, [0.3, 0.3])]  # a track too short to be kept
@@ -91,7 +87,7 @@ def make_records(video: str = "syn", source: str = "/data/syn.mp4", evaluation: 
     scores = {"mota": 0.61, "idf1": 0.52, "id_switches": 14, "num_ids": 20, "precision": 0.9, "recall": 0.7}
     merged = {**scores, "idf1": 0.66, "id_switches": 9, "num_ids": 12}
     features = FeaturesMeta(video, "osnet_x0_25", "osnet_x0_25_msmt17.pth", "cd" * 32, 256, 128, 512)
-    return report.VideoRecords(
+    return VideoRecords(
         Tracks(rows, meta), features, similarity, clusters,
         Evaluation(video, "/data/gt.txt", 100, 0.5, scores, merged) if evaluation else None,
     )
@@ -100,15 +96,15 @@ def make_records(video: str = "syn", source: str = "/data/syn.mp4", evaluation: 
 def write_crops(path: Path, video: str = "syn") -> Path:
     persons = np.array(
         [(t, f0, f0 + 2 * k - 1, 2 * k, k) for t, (f0, k) in sorted(TRACKS.items(), key=lambda kv: -kv[1][1])],
-        dtype=formats.PERSONS_DTYPE,
+        dtype=PERSONS_DTYPE,
     )
     meta = CropsMeta(video, "/data/syn.mp4", 25.0, 100, CROP_H, CROP_W, "stretch", {"crops_per_person": 50, "min_track_frames": 2})
-    with formats.open_crops_writer(path, meta, persons) as writer:
+    with open_crops_writer(path, meta, persons) as writer:
         for t, (f0, k) in TRACKS.items():
             for slot, crop in enumerate(distinct_crops(k, t)):
                 writer.put_crop(t, slot, crop)
             quality = np.linspace(0.9, 0.5, k)
-            metrics = {name: np.zeros(k, dtype=np.float32) for name in formats.CROP_METRICS}
+            metrics = {name: np.zeros(k, dtype=np.float32) for name in CROP_METRICS}
             metrics["quality"] = quality.astype(np.float32)
             metrics["rank"] = np.arange(1, k + 1)
             writer.put_track(t, f0 + 2 * np.arange(k), np.tile([10, 10, 40, 90], (k, 1)), metrics)
@@ -121,8 +117,42 @@ def built(tmp_path):
     records = make_records()
     crops = write_crops(tmp_path / "final_crops.h5")
     out = tmp_path / "results" / "syn" / "report"
-    report.write_video_report(records, crops, out / "index.html", out / "webp", SETTINGS)
+    write_video_report(records, crops, out / "index.html", out / "webp", SETTINGS)
     return records, out
+
+
+# Two videos with the odd ids the sheet allows; a reason people.json does not know, shown as it is
+PEOPLE_VIDEOS = ["cam.1_a-b", "0..x"]
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def no_people(videos: list[str]) -> People:
+    return People(videos, {}, {"merge": [], "split": []}, [], [], [])
+
+
+def appearance(video: str, identity: int, tracks: list[int], first: int, last: int, fps: float = 10.0) -> Appearance:
+    return Appearance(video, identity, tracks, first, last, first / fps, last / fps, tracks[0], first, 0.9)
+
+
+def make_people() -> People:
+    """Person 1 and 3 in one video each, 2 and 4 (joined by a person) in both; three recommendations."""
+    a, b = PEOPLE_VIDEOS
+    people = [
+        Person(1, [appearance(a, 1, [4], 4, 36)], f"{a}:1"),
+        Person(2, [appearance(a, 0, [3, 9], 0, 655), appearance(b, 3, [2], 10, 90)], f"{b}:3"),
+        Person(3, [appearance(b, 0, [7], 0, 20)], f"{b}:0"),
+        Person(4, [appearance(a, 2, [12], 100, 200), appearance(b, 1, [5, 6], 30, 60)], f"{a}:2", "person"),
+    ]
+    recommendations = [  # most similar first, as people.json lists them
+        PeopleRecommendation(f"{a}:0", f"{a}:1", 0.8, "seen_together"),
+        PeopleRecommendation(f"{a}:1", f"{b}:0", 0.71, "below_threshold"),
+        PeopleRecommendation(f"{b}:3", f"{a}:2", 0.66, HOSTILE),
+    ]
+    return People(list(PEOPLE_VIDEOS), {"threshold": 0.5, "recommend_threshold": 0.6}, {"merge": [], "split": []}, people, [], recommendations)
+
+
+def people_summaries() -> list:
+    return [video_summary(r.tracks, r.clusters, None) for r in (make_records(v, evaluation=False) for v in PEOPLE_VIDEOS)]
 
 
 # --- unit ---------------------------------------------------------------------------------------------
@@ -131,7 +161,7 @@ def built(tmp_path):
 def test_webp_has_one_frame_per_crop_in_time_order():
     crops = distinct_crops(7, 0)
     frames = np.array([30, 10, 50, 0, 20, 60, 40])  # shuffled: the WebP must play them by frame
-    data = report.track_webp(crops, frames, SETTINGS)
+    data = track_webp(crops, frames, SETTINGS)
     decoded = iio.imread(data, extension=".webp", index=...)
     assert decoded.shape == (7, 96, 48, 3)
     expected = crops[np.argsort(frames)].reshape(7, -1, 3).mean(axis=1)
@@ -145,21 +175,21 @@ def test_webp_has_one_frame_per_crop_in_time_order():
 
 def test_webp_quality_changes_the_encoding():
     crops = distinct_crops(4, 1)
-    small = report.track_webp(crops, np.arange(4), replace(SETTINGS, webp_quality=10))
-    large = report.track_webp(crops, np.arange(4), replace(SETTINGS, webp_quality=95))
+    small = track_webp(crops, np.arange(4), replace(SETTINGS, webp_quality=10))
+    large = track_webp(crops, np.arange(4), replace(SETTINGS, webp_quality=95))
     assert len(small) < len(large)
 
 
 def test_webp_downscales_keeping_the_aspect():
     crops = np.zeros((2, 256, 128, 3), dtype=np.uint8)
     crops[1] = 255
-    decoded = iio.imread(report.track_webp(crops, np.arange(2), replace(SETTINGS, webp_height=64)), extension=".webp", index=...)
+    decoded = iio.imread(track_webp(crops, np.arange(2), replace(SETTINGS, webp_height=64)), extension=".webp", index=...)
     assert decoded.shape == (2, 64, 32, 3)
 
 
 def test_heatmap_has_n_by_n_cells_grouped_by_identity():
     records = make_records()
-    grid = report.heatmap(records.similarity, records.clusters)
+    grid = heatmap(records.similarity, records.clusters)
     order = [3, 9, 12, 20, 7, 5]
     assert grid.track_ids == order and grid.identities == [0, 0, 1, 1, 2, 3]
     assert grid.values.shape == (6, 6) and grid.blocks == [(0, 2), (2, 2)]
@@ -173,32 +203,78 @@ def test_heatmap_has_n_by_n_cells_grouped_by_identity():
 
 
 def test_colour_scale_ends_and_clamps():
-    assert report.colour(0.0) == "#313695" and report.colour(1.0) == "#a50026"
-    assert report.colour(-0.4) == report.colour(0.0) and report.colour(1.2) == report.colour(1.0)
-    assert report.colour(0.5) == "#fee090"
-    assert report.colour(0.125) == "#3b56a5", "halfway between the first two anchors, halves rounded up like JS"
+    assert colour(0.0) == "#313695" and colour(1.0) == "#a50026"
+    assert colour(-0.4) == colour(0.0) and colour(1.2) == colour(1.0)
+    assert colour(0.5) == "#fee090"
+    assert colour(0.125) == "#3b56a5", "halfway between the first two anchors, halves rounded up like JS"
 
 
 def test_evaluation_rows_show_before_after_and_direction():
-    rows = {r.label: r for r in report.evaluation_rows(make_records().evaluation)}
+    rows = {r.label: r for r in evaluation_rows(make_records().evaluation)}
     assert (rows["IDF1"].raw, rows["IDF1"].merged, rows["IDF1"].change, rows["IDF1"].better) == ("52.0 %", "66.0 %", "+14.0 pt", True)
     assert (rows["ID switches"].change, rows["ID switches"].better) == ("-5", True)
     assert rows["MOTA"].better is None, "no change"
     undefined = replace(make_records().evaluation, raw={"precision": None}, merged={"precision": 0.5})
-    assert report.evaluation_rows(undefined) == [report.EvaluationRow("precision", "–", "50.0 %", "–", None)]
+    assert evaluation_rows(undefined) == [EvaluationRow("precision", "–", "50.0 %", "–", None)]
 
 
 def test_names_are_escaped_everywhere():
     records = make_records(video=EVIL, source=f"/videos/{EVIL}")
-    cards = {t: report.TrackCard(t, 0, 1, 2, k, 0.5, 48, 96) for t, (_, k) in TRACKS.items()}
-    html = report.render_video(report.video_context(records, cards, {}))
+    cards = {t: TrackCard(t, 0, 1, 2, k, 0.5, 48, 96) for t, (_, k) in TRACKS.items()}
+    html = render_video(video_context(records, cards, {}))
     assert "<script>alert(1)" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;.mp4" in html
     page = Tags(html)
     assert EVIL in "".join(page.text) and f"/videos/{EVIL}" in "".join(page.text)
-    index = report.render_index([report.video_summary(records.tracks, records.clusters, None)], {"videos": EVIL})
+    index = render_index([video_summary(records.tracks, records.clusters, None)], {"videos": EVIL}, no_people([EVIL]))
     assert "<script>alert(1)" not in index and "&lt;script&gt;" in index
-    assert [a["href"] for a in Tags(index).find("a")] == ["../%3Cscript%3Ealert%281%29%3C/script%3E.mp4/report/index.html"]
+    assert video_links(Tags(index)) == ["../%3Cscript%3Ealert%281%29%3C/script%3E.mp4/report/index.html"]
+
+
+def test_people_page_context():
+    people = make_people()
+    assert all(VIDEO_ID.match(v) for v in PEOPLE_VIDEOS), "ids the sheet accepts"
+    context = people_context(people, PEOPLE_VIDEOS)
+    # people seen in more than one video first, then by id
+    assert [c.person.id for c in context["people"]] == [2, 4, 1, 3] and context["in_several_videos"] == 2
+    two = context["people"][0].appearances
+    assert [(c.webp, c.thumbnail, c.link) for c in two] == [
+        ("../cam.1_a-b/report/webp/3.webp", "../cam.1_a-b/report/webp/3_best.webp", "../cam.1_a-b/report/index.html#identity-0"),
+        ("../0..x/report/webp/2.webp", "../0..x/report/webp/2_best.webp", "../0..x/report/index.html#identity-3"),
+    ]
+    assert [c.span for c in two] == ["0:00–1:06", "0:01–0:09"], "first–last time, as the pages show durations"
+    # pairs only the threshold kept apart first, then the others, each most similar first
+    recs = context["recommendations"]
+    assert [(r["a"].person, r["b"].person, r["reason"]) for r in recs] == [
+        (1, 3, "below the merge threshold of the linkage"), (2, 1, "seen in the same frames of one video"), (2, 4, HOSTILE)
+    ]
+    with pytest.raises(PeoplePageError, match=r"people\.json: made for videos \['0\.\.x', 'cam\.1_a-b'\], not the sheet's"):
+        people_context(people, ["cam.1_a-b"])
+    stale = replace(people, recommendations=[PeopleRecommendation("cam.1_a-b:9", "0..x:0", 0.7, "below_threshold")])
+    with pytest.raises(PeoplePageError, match="cam.1_a-b:9"):
+        people_context(stale, PEOPLE_VIDEOS)
+
+
+def test_people_page_renders_every_person_escaped():
+    html = render_index(people_summaries(), {"report": {"note": HOSTILE}}, make_people())
+    assert "<img src=x" not in html and html.count("&lt;img src=x onerror=alert(1)&gt;") == 2  # reason and setting
+    page = Tags(html)
+    cards = people_cards(page)
+    assert list(cards) == ["person-2", "person-4", "person-1", "person-3"]
+    assert {card: len(images) for card, images in cards.items()} == {"person-2": 2, "person-4": 2, "person-1": 1, "person-3": 1}
+    assert [i["src"] for i in cards["person-4"]] == ["../cam.1_a-b/report/webp/12.webp", "../0..x/report/webp/5.webp"]
+    assert video_links(page) == ["../cam.1_a-b/report/index.html", "../0..x/report/index.html"]
+    links = [a["href"] for a in page.find("a")]
+    assert "../0..x/report/index.html#identity-1" in links and "#person-4" in links
+    recommendations = Tags(html[html.index('id="recommendations"') :])
+    assert [i["src"] for i in recommendations.find("img")] == [
+        "../cam.1_a-b/report/webp/4_best.webp", "../0..x/report/webp/7_best.webp",
+        "../cam.1_a-b/report/webp/3_best.webp", "../cam.1_a-b/report/webp/4_best.webp",
+        "../0..x/report/webp/2_best.webp", "../cam.1_a-b/report/webp/12_best.webp",
+    ]
+    text = " ".join(" ".join(page.text).split())
+    assert "4 people (2 in more than one video)" in text and text.count("joined by a person") == 1
+    assert "Recommendations (3)" in text and "similarity 0.710" in text
 
 
 # --- files --------------------------------------------------------------------------------------------
@@ -225,7 +301,7 @@ def test_video_report_files(built):
     assert "Identity 0" in text and "Identity 3" in text and "tracks found" in text
     html = (out / "index.html").read_text()
     header = html[html.index('<header class="page">') : html.index("</header>")]
-    assert Tags(header).find("div", "pipeline") and report.pipeline_line(records) in Tags(header).text, "in the header, not only under Settings"
+    assert Tags(header).find("div", "pipeline") and pipeline_line(records) in Tags(header).text, "in the header, not only under Settings"
     assert "osnet_x0_25" in text and "bytetrack" in text and "yolov8n.pt" in text
     assert "seen in the same frame (co-occurrence veto)" in text and "together in 4 frames" in text
     # the pair only the threshold kept apart (5, 12; less similar) comes before the vetoed one (7, 3)
@@ -242,13 +318,13 @@ def test_video_report_files(built):
 def test_page_without_ground_truth_has_no_evaluation(tmp_path):
     records = make_records(evaluation=False)
     out = tmp_path / "report"
-    report.write_video_report(records, write_crops(tmp_path / "c.h5"), out / "index.html", out / "webp", SETTINGS)
+    write_video_report(records, write_crops(tmp_path / "c.h5"), out / "index.html", out / "webp", SETTINGS)
     assert 'id="evaluation"' not in (out / "index.html").read_text()
 
 
 def test_video_without_people_gives_a_valid_page(tmp_path):
     records = make_records(evaluation=False)
-    empty = report.VideoRecords(
+    empty = VideoRecords(
         Tracks(TrackRows.empty(), records.tracks.meta),
         records.features,
         replace(records.similarity, track_ids=[], matrix=np.zeros((0, 0)), cooccurrence=np.zeros((0, 0), dtype=np.int64), pairs=[],
@@ -256,10 +332,10 @@ def test_video_without_people_gives_a_valid_page(tmp_path):
         replace(records.clusters, identities=[], merges=[], recommendations=[]),
     )
     meta = CropsMeta("syn", "/data/syn.mp4", 25.0, 100, CROP_H, CROP_W, "stretch", {})
-    with formats.open_crops_writer(tmp_path / "c.h5", meta, np.zeros(0, dtype=formats.PERSONS_DTYPE)):
+    with open_crops_writer(tmp_path / "c.h5", meta, np.zeros(0, dtype=PERSONS_DTYPE)):
         pass
     out = tmp_path / "report"
-    report.write_video_report(empty, tmp_path / "c.h5", out / "index.html", out / "webp", SETTINGS)
+    write_video_report(empty, tmp_path / "c.h5", out / "index.html", out / "webp", SETTINGS)
     page = Tags((out / "index.html").read_text())
     assert heatmap_data(out / "index.html")["values"] == [] and page.find("img") == [] and list((out / "webp").iterdir()) == []
     assert "No person was tracked long enough" in " ".join(page.text)
@@ -268,21 +344,21 @@ def test_video_without_people_gives_a_valid_page(tmp_path):
 def test_stale_clusters_fail_naming_the_file(tmp_path):
     records = make_records()
     clusters = replace(records.clusters, identities=records.clusters.identities[:-1])  # track 5 missing
-    with pytest.raises(report.ReportError, match=r"clusters\.json: its tracks differ .* run `snakemake` again"):
-        report.write_video_report(replace(records, clusters=clusters), write_crops(tmp_path / "c.h5"), tmp_path / "i.html", tmp_path / "w", SETTINGS)
+    with pytest.raises(ReportError, match=r"clusters\.json: its tracks differ .* run `snakemake` again"):
+        write_video_report(replace(records, clusters=clusters), write_crops(tmp_path / "c.h5"), tmp_path / "i.html", tmp_path / "w", SETTINGS)
     other = replace(records, similarity=replace(records.similarity, video="other"))
-    with pytest.raises(report.ReportError, match="made for video 'other'"):
-        report.write_video_report(other, write_crops(tmp_path / "c.h5"), tmp_path / "i.html", tmp_path / "w", SETTINGS)
+    with pytest.raises(ReportError, match="made for video 'other'"):
+        write_video_report(other, write_crops(tmp_path / "c.h5"), tmp_path / "i.html", tmp_path / "w", SETTINGS)
     assert not (tmp_path / "i.html").exists()
 
 
 def test_index_lists_every_video(tmp_path):
     with_gt, without = make_records("a"), make_records("b", evaluation=False)
-    summaries = [report.video_summary(r.tracks, r.clusters, r.evaluation) for r in (with_gt, without)]
+    summaries = [video_summary(r.tracks, r.clusters, r.evaluation) for r in (with_gt, without)]
     out = tmp_path / "report" / "index.html"
-    report.write_index(summaries, {"track": {"detector": "yolov8n.pt", "tracker_params": {}}, "report": {"webp_fps": 10}}, out)
+    write_index(summaries, {"track": {"detector": "yolov8n.pt", "tracker_params": {}}, "report": {"webp_fps": 10}}, no_people(["a", "b"]), out)
     page = Tags(out.read_text())
-    assert [a["href"] for a in page.find("a")] == ["../a/report/index.html", "../b/report/index.html"]
+    assert video_links(page) == ["../a/report/index.html", "../b/report/index.html"]
     # 100 frames at 25 fps; 7 tracks found (one too short to keep), 4 identities
     assert page.rows[:3] == [
         ["video", "source", "duration", "frames", "tracks", "identities", "MOTA raw → merged", "IDF1 raw → merged"],
@@ -292,26 +368,27 @@ def test_index_lists_every_video(tmp_path):
     assert ["track.detector", "yolov8n.pt"] in page.rows and ["report.webp_fps", "10"] in page.rows
     assert ["track.tracker_params", "{}"] in page.rows
     header = " ".join(" ".join(t for t in page.text).split()).split("Videos")[0]
-    assert "2 videos 200 frames 14 tracks 8 identities" in header
+    assert "2 videos 200 frames 14 tracks 8 identities 0 people" in header
+    assert "No person in any video." in " ".join(page.text)
 
 
 def test_durations():
-    assert report.video_duration(VideoInfo(25.0, 320, 240, 100)) == "0:04"
-    assert report.video_duration(VideoInfo(25.0, 320, 240, 25 * 3725)) == "1:02:05"
-    assert report.video_duration(VideoInfo(0.0, 320, 240, 100)) == "?", "a video without a frame rate"
+    assert video_duration(VideoInfo(25.0, 320, 240, 100)) == "0:04"
+    assert video_duration(VideoInfo(25.0, 320, 240, 25 * 3725)) == "1:02:05"
+    assert video_duration(VideoInfo(0.0, 320, 240, 100)) == "?", "a video without a frame rate"
 
 
 def test_header_names_models_and_key_settings():
     records = make_records()
     expected = "yolov8n.pt · bytetrack · osnet_x0_25 (osnet_x0_25_msmt17.pth) · similarity mean (topk=10) · average linkage, distance < 0.35"
-    assert report.pipeline_line(records) == expected
+    assert pipeline_line(records) == expected
     paths = replace(
         records,
         tracks=replace(records.tracks, meta=replace(records.tracks.meta, detector="/models/yolov8s.pt", vid_stride=2)),
         features=replace(records.features, weights="/models/osnet_x1_0_msmt17.pth"),
         similarity=replace(records.similarity, aggregation="max", params={}),
     )
-    assert report.pipeline_line(paths) == (
+    assert pipeline_line(paths) == (
         "yolov8s.pt (vid_stride 2) · bytetrack · osnet_x0_25 (osnet_x1_0_msmt17.pth) · similarity max · average linkage, distance < 0.35"
     )
 
@@ -322,7 +399,7 @@ def test_header_names_models_and_key_settings():
 def test_report_in_chromium(browser, tmp_path):
     records = make_records(video=EVIL, source=f"/videos/{EVIL}")
     out = tmp_path / "report"
-    report.write_video_report(records, write_crops(tmp_path / "c.h5", video=EVIL), out / "index.html", out / "webp", SETTINGS)
+    write_video_report(records, write_crops(tmp_path / "c.h5", video=EVIL), out / "index.html", out / "webp", SETTINGS)
     page, seen = open_page(browser, out / "index.html")
     widths = load_every_image(page)
     assert len(widths) == 10 and all(w > 0 for w in widths), widths
@@ -339,7 +416,7 @@ def test_report_in_chromium(browser, tmp_path):
                                              return Array.from(image.data.slice(k, k + 3)); }); }""",
         centres,
     )
-    expected = [[int(report.colour(v)[k : k + 2], 16) for k in (1, 3, 5)] for v in data["values"]]
+    expected = [[int(colour(v)[k : k + 2], 16) for k in (1, 3, 5)] for v in data["values"]]
     assert np.abs(np.array(pixels) - np.array(expected)).max() <= 2
     # hovering a cell shows its tracks and value
     canvas.scroll_into_view_if_needed()
@@ -356,7 +433,7 @@ def test_report_in_chromium(browser, tmp_path):
     assert tip.inner_text().startswith("track 12 (id 1) × track 12 (id 1): 1.000")
     # the evil name is text, not code
     assert page.inner_text("#video-id") == EVIL and seen["dialogs"] == []
-    assert page.inner_text("header #pipeline") == report.pipeline_line(records)
+    assert page.inner_text("header #pipeline") == pipeline_line(records)
     assert page.inner_text("header #pipeline").endswith("similarity mean (topk=10) · average linkage, distance < 0.35")
     page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     assert (tmp_path / "report.png").stat().st_size > 10_000
@@ -367,9 +444,39 @@ def test_report_in_chromium(browser, tmp_path):
 
 
 def test_index_in_chromium(browser, tmp_path):
-    summaries = [report.video_summary(r.tracks, r.clusters, r.evaluation) for r in (make_records("a"), make_records("b", evaluation=False))]
-    report.write_index(summaries, {"report": {"webp_fps": 10}}, tmp_path / "report" / "index.html")
+    summaries = [video_summary(r.tracks, r.clusters, r.evaluation) for r in (make_records("a"), make_records("b", evaluation=False))]
+    write_index(summaries, {"report": {"webp_fps": 10}}, no_people(["a", "b"]), tmp_path / "report" / "index.html")
     page, seen = open_page(browser, tmp_path / "report" / "index.html")
     assert page.locator("#videos tr").count() == 3
     assert [(t, m) for t, m in seen["console"] if t in ("error", "warning")] == [] and seen["errors"] == []
+    page.close()
+
+
+def test_people_page_in_chromium(browser, tmp_path):
+    """The people cards show the video pages' own WebPs (../<video>/report/webp/) and link into those pages."""
+    people = make_people()
+    results = tmp_path / "results"
+    for person in people.people:
+        for a in person.appearances:
+            webp = results / a.video / "report" / "webp"
+            webp.mkdir(parents=True, exist_ok=True)
+            crops = distinct_crops(3, a.best_track)
+            (webp / f"{a.best_track}.webp").write_bytes(track_webp(crops, np.arange(3), SETTINGS))
+            (webp / f"{a.best_track}_best.webp").write_bytes(still_webp(crops[0], SETTINGS))
+    for video in PEOPLE_VIDEOS:  # stand-ins for the video pages, with the identity cards' anchors
+        ids = [a.identity for p in people.people for a in p.appearances if a.video == video]
+        (results / video / "report" / "index.html").write_text("".join(f'<div id="identity-{i}"></div>' for i in ids))
+    index = results / "report" / "index.html"
+    write_index(people_summaries(), {"report": {"note": HOSTILE}}, people, index)
+    page, seen = open_page(browser, index)
+    widths = load_every_image(page)
+    assert len(widths) == 6 + 2 * 3 and all(w > 0 for w in widths), widths
+    assert page.locator(".person").count() == 4 and page.locator("#person-2 figure.appearance").count() == 2
+    assert page.locator("#recommendations .rec").count() == 3
+    for href in page.eval_on_selector_all("a[href^='../']", "links => links.map(a => a.href)"):
+        target, _, anchor = href.partition("#")
+        html = Path(target.removeprefix("file://")).read_text()
+        assert not anchor or f'id="{anchor}"' in html, href
+    assert [(t, m) for t, m in seen["console"] if t in ("error", "warning")] == [] and seen["errors"] == [] and seen["dialogs"] == []
+    assert all(url.startswith("file://") for url in seen["requests"]), seen["requests"]
     page.close()

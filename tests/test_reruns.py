@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from conftest import Workdir, copy_workflow, planned_jobs, repo_config, write_clip
+from reidflow.formats.clusters import read_clusters
 
 pytestmark = pytest.mark.slow
 
-PER_VIDEO_CHAIN = ("track", "crops", "features", "similarity", "cluster", "report")
+PER_VIDEO_CHAIN = ("track", "crops", "features", "similarity", "cluster", "identities", "report")
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +56,9 @@ def chain(video: str, rules=PER_VIDEO_CHAIN, gt: bool = False) -> Counter:
 
 
 INDEX = Counter({("report_index", None): 1})
+# The catalogue across videos reads every video's tracks, crops, features and clusters; the index page
+# shows its people (a video's page does not read it).
+PEOPLE = Counter({("people", None): 1})
 
 
 @contextlib.contextmanager
@@ -87,7 +91,8 @@ def test_nothing_changed_nothing_to_do(finished):
 
 def test_cluster_threshold_reruns_cluster_and_what_follows(finished):
     with config_changed(finished, "cluster", "distance_threshold", 0.2):
-        expected = chain("a", ("cluster", "report"), gt=True) + chain("b", ("cluster", "report")) + INDEX
+        after = ("cluster", "identities", "report")
+        expected = chain("a", after, gt=True) + chain("b", after) + INDEX + PEOPLE
         assert planned(finished) == expected
     assert planned(finished) == Counter()
 
@@ -97,7 +102,7 @@ def test_touched_video_reruns_only_its_chain(finished):
     stat = video.stat()
     os.utime(video)
     try:
-        assert planned(finished) == chain("b") + INDEX
+        assert planned(finished) == chain("b") + INDEX + PEOPLE
     finally:
         os.utime(video, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
@@ -105,34 +110,88 @@ def test_touched_video_reruns_only_its_chain(finished):
 def test_added_video_runs_only_its_jobs(finished, vtest_gt):
     finished.write_videos(two_videos(vtest_gt) + [("c", "videos/c.avi", "")])
     try:
-        assert planned(finished) == chain("c") + INDEX
+        assert planned(finished) == chain("c") + INDEX + PEOPLE
     finally:
         finished.write_videos(two_videos(vtest_gt))
 
 
 def test_other_reid_model_reruns_features_and_downstream(finished):
     with config_changed(finished, "features", "weights", "osnet_x0_25_market1501.pth"):
-        downstream = ("features", "similarity", "cluster", "report")
-        assert planned(finished) == chain("a", downstream, gt=True) + chain("b", downstream) + INDEX
+        downstream = ("features", "similarity", "cluster", "identities", "report")
+        assert planned(finished) == chain("a", downstream, gt=True) + chain("b", downstream) + INDEX + PEOPLE
+
+
+def test_overrides_rerun_their_video_and_people_only(finished):
+    """One video's decisions rerun its cluster and what reads it, and people; cross-video ones people and the
+    index page only."""
+    overrides = finished.path / "overrides.yaml"
+    tracks = read_clusters(finished.path / "results" / "a" / "clusters.json").identity_of()
+    a, b = sorted(tracks)[:2]
+    overrides.write_text(f'people:\n  split: [["a:track:{a}", "b:identity:1"]]\n')
+    with config_changed(finished, "cluster", "overrides", str(overrides)):
+        assert planned(finished) == PEOPLE + INDEX
+        overrides.write_text(f"a:\n  split: [[{a}, {b}]]\n")
+        assert planned(finished) == chain("a", ("cluster", "identities", "report"), gt=True) + INDEX + PEOPLE
+
+
+# The first stage whose rule runs each module (see library(...) in rules/*.smk): it and all after it rerun.
+FIRST_STAGE = {
+    "video": "track",
+    "files": "track",
+    "formats/base": "track",
+    "formats/tracks": "track",
+    "formats/mot": "track",
+    "formats/crops": "crops",
+    "formats/features": "features",
+    "formats/similarity": "similarity",
+    "formats/clusters": "cluster",
+}
+# Modules whose stage only the index page reads, or nothing: only their own jobs (and the index) rerun.
+LEAF_JOBS = {
+    "identities": chain("a", ("identities",)) + chain("b", ("identities",)),
+    "formats/identities": chain("a", ("identities",)) + chain("b", ("identities",)),
+    "people": PEOPLE + INDEX,
+    "formats/people": PEOPLE + INDEX,  # read by people and by report_index
+}
+# What the ONNX export runs: the track module (which imports video) and the formats it loads.
+EXPORT_DETECTOR_RUNS = {"track", "video", "files", "formats/base", "formats/tracks"}
 
 
 def after_edit_of(module: str) -> Counter:
     """Jobs an edit of reidflow/<module>.py must plan: the rules that import it and all downstream."""
+    if module in LEAF_JOBS:
+        return LEAF_JOBS[module]
     if module == "evaluate":  # only video a has ground truth
         return chain("a", ("evaluate", "report")) + INDEX
-    if module == "report":
+    if module == "formats/evaluation":  # read by evaluate, and by report for every video
+        return chain("a", ("evaluate", "report")) + chain("b", ("report",)) + INDEX
+    if module == "report/index":  # the page across videos only
+        return INDEX
+    if module == "report" or module.startswith("report/"):  # the package, or a module of the video pages
         return chain("a", ("report",)) + chain("b", ("report",)) + INDEX
-    first = {"video": "track"}.get(module, module)
+    first = FIRST_STAGE.get(module, module)
     downstream = PER_VIDEO_CHAIN[PER_VIDEO_CHAIN.index(first) :]
-    jobs = chain("a", downstream, gt="cluster" in downstream) + chain("b", downstream) + INDEX
-    if module in ("track", "video"):
-        jobs[("export_detector", None)] += 1  # the ONNX export is made by the track module (which imports video)
+    jobs = chain("a", downstream, gt="cluster" in downstream) + chain("b", downstream) + INDEX + PEOPLE
+    if module in EXPORT_DETECTOR_RUNS:
+        jobs[("export_detector", None)] += 1
     return jobs
 
 
-@pytest.mark.parametrize("module", ["track", "video", "crops", "features", "similarity", "cluster", "evaluate", "report"])
+def module_file(root: Path, module: str) -> Path:
+    """reidflow/<module>.py, or the package's __init__.py."""
+    path = root / "reidflow" / f"{module}.py"
+    return path if path.is_file() else root / "reidflow" / module / "__init__.py"
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["track", "video", "crops", "features", "similarity", "cluster", "evaluate", "report"]
+    + ["files", "formats/base", "formats/tracks", "formats/mot", "formats/crops", "formats/features"]
+    + ["formats/similarity", "formats/clusters", "formats/evaluation", "report/video", "report/index"]
+    + ["identities", "formats/identities", "people", "formats/people"],
+)
 def test_edited_library_module_reruns_its_stage_and_downstream(finished, module):
-    with edited(finished.snakefile.parent / "reidflow" / f"{module}.py", lambda text: text + "\n# edited\n"):
+    with edited(module_file(finished.snakefile.parent, module), lambda text: text + "\n# edited\n"):
         assert planned(finished) == after_edit_of(module)
     assert planned(finished) == Counter()
 

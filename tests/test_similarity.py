@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 
-from reidflow import formats, similarity
-from reidflow.formats import TrackRows
-from reidflow.similarity import AGGREGATIONS, SimilarityError
+from reidflow import similarity
+from reidflow.ids import RepeatedIdError, locate
+from reidflow.formats.similarity import read_similarity, write_similarity
+from reidflow.formats.tracks import TrackRows
+from reidflow.similarity import AGGREGATIONS, SimilarityError, SimilaritySettings
 
 from helpers_identities import rows_for, unit_tracks, views_of
 
@@ -84,12 +86,14 @@ def test_bad_inputs_are_clear_errors():
 
 def test_locate():
     keys = np.array([30, 10, 20])
-    found, index = similarity.locate(keys, [20, 5, 30, 30, 99, 10])
+    found, index = locate(keys, [20, 5, 30, 30, 99, 10])
     assert found.tolist() == [True, False, True, True, False, True] and index.tolist() == [2, 0, 0, 1]
-    found, index = similarity.locate(np.zeros(0, np.int64), [1, 2])
+    found, index = locate(np.zeros(0, np.int64), [1, 2])
     assert found.tolist() == [False, False] and len(index) == 0
+    with pytest.raises(RepeatedIdError, match=r"track id\(s\) 10 listed more than once"):
+        locate([10, 20, 10], [1])
     with pytest.raises(SimilarityError, match=r"track id\(s\) 10 listed more than once"):
-        similarity.locate([10, 20, 10], [1])
+        similarity.cooccurrence(rows_for({}), [10, 20, 10])
 
 
 def test_several_videos_as_packed_keys_do_not_collide():
@@ -126,8 +130,8 @@ def test_cooccurrence_counts_shared_frames():
 
 
 def build(features, rows, **kw):
-    ids = list(range(1, len(features) + 1))
-    return similarity.build_similarity("v", ids, features, rows, **kw)
+    track_ids = list(range(1, len(features) + 1))
+    return similarity.build_similarity("v", track_ids, features, rows, SimilaritySettings(**kw))
 
 
 def test_similarity_record_round_trip(tmp_path):
@@ -135,8 +139,8 @@ def test_similarity_record_round_trip(tmp_path):
     features = unit_tracks(rng, [3, 5, 2, 4, 6, 1])
     rows = rows_for({1: (0, 9), 2: (5, 14), 3: (20, 30), 4: (0, 3), 5: (40, 41), 6: (25, 26)})
     record = build(features, rows, aggregation="topk_mean", topk=4, threshold=-0.2, histogram_bins=8)
-    formats.write_similarity(tmp_path / "s.json", record)
-    back = formats.read_similarity(tmp_path / "s.json")
+    write_similarity(tmp_path / "s.json", record)
+    back = read_similarity(tmp_path / "s.json")
     assert back.track_ids == [1, 2, 3, 4, 5, 6] and back.aggregation == "topk_mean" and back.params == {"topk": 4}
     np.testing.assert_allclose(back.matrix, similarity.aggregate(features, "topk_mean", 4), atol=1e-6)
     assert back.cooccurrence[0, 1] == 5 and back.cooccurrence[0, 3] == 4 and back.cooccurrence[2, 5] == 2
@@ -159,8 +163,8 @@ def test_degenerate_inputs_give_valid_files(tmp_path, counts):
     rows = rows_for({t: (0, 4) for t in range(1, len(counts) + 1)})
     for aggregation in AGGREGATIONS:
         record = build(features, rows, aggregation=aggregation)
-        formats.write_similarity(tmp_path / "s.json", record)
-        back = formats.read_similarity(tmp_path / "s.json")
+        write_similarity(tmp_path / "s.json", record)
+        back = read_similarity(tmp_path / "s.json")
         assert back.matrix.shape == back.cooccurrence.shape == (len(counts), len(counts))
         assert back.pairs == [] and back.distribution.count == 0 and back.distribution.mean is None
         assert sum(back.distribution.histogram_counts) == 0

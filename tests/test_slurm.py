@@ -20,7 +20,11 @@ import pytest
 import yaml
 
 from conftest import REPO, SHARED, SNAKEFILE, Workdir, missing, repo_config, write_clip
-from reidflow import formats
+from reidflow.formats.clusters import read_clusters
+from reidflow.formats.crops import CropsReader
+from reidflow.formats.features import read_features
+from reidflow.formats.similarity import read_similarity
+from reidflow.formats.tracks import read_tracks
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
@@ -32,14 +36,14 @@ RUN_TIMEOUT_S = 600
 
 
 def equal_tracks(a: Path, b: Path) -> None:
-    ta, tb = formats.read_tracks(a), formats.read_tracks(b)
+    ta, tb = read_tracks(a), read_tracks(b)
     assert len(ta.rows) > 0
     for field in ("frames", "track_ids", "boxes", "scores"):
         np.testing.assert_array_equal(getattr(ta.rows, field), getattr(tb.rows, field), err_msg=f"{a.name}: {field}")
 
 
 def equal_crops(a: Path, b: Path) -> None:
-    with formats.CropsReader(a) as ra, formats.CropsReader(b) as rb:
+    with CropsReader(a) as ra, CropsReader(b) as rb:
         assert list(ra.track_ids) == list(rb.track_ids) and len(ra.track_ids) > 0
         for tid in ra.track_ids:
             ca, cb = ra.read(tid), rb.read(tid)
@@ -50,21 +54,21 @@ def equal_crops(a: Path, b: Path) -> None:
 
 
 def equal_features(a: Path, b: Path) -> None:
-    fa, fb = formats.read_features(a), formats.read_features(b)
+    fa, fb = read_features(a), read_features(b)
     assert fa.track_ids == fb.track_ids and fa.meta == fb.meta
     for tid in fa.track_ids:
         np.testing.assert_allclose(fa.by_track[tid], fb.by_track[tid], atol=1e-5, err_msg=f"{a.name}: track {tid}")
 
 
 def equal_similarity(a: Path, b: Path) -> None:
-    sa, sb = formats.read_similarity(a), formats.read_similarity(b)
+    sa, sb = read_similarity(a), read_similarity(b)
     assert sa.track_ids == sb.track_ids
     np.testing.assert_allclose(sa.matrix, sb.matrix, atol=1e-5)
     np.testing.assert_array_equal(sa.cooccurrence, sb.cooccurrence)
 
 
 def equal_clusters(a: Path, b: Path) -> None:
-    ca, cb = formats.read_clusters(a), formats.read_clusters(b)
+    ca, cb = read_clusters(a), read_clusters(b)
     assert [i.members for i in ca.identities] == [i.members for i in cb.identities]
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from conftest import iou
 from reidflow import track
-from reidflow.formats import TrackRows
+from reidflow.formats.tracks import TrackRows
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +45,7 @@ def test_onnx_detector_agrees_with_ultralytics(onnx_detector, models_dir, vtest_
     """The fast path sees the same people as ultralytics' own predictor on the same weights."""
     cap = cv2.VideoCapture(str(vtest_video))
     frames = [cap.read()[1] for _ in range(30)][::10]
-    settings = track.DetectorSettings(conf=0.25)
+    settings = track.TrackSettings(conf=0.25)
     fast = track.OnnxPersonDetector(onnx_detector, settings, threads=2)(frames)
     reference = track.TorchPersonDetector(models_dir / "yolov8n.pt", settings, "cpu")(frames)
     for mine, theirs in zip(fast, reference):
@@ -57,7 +57,7 @@ def test_onnx_detector_agrees_with_ultralytics(onnx_detector, models_dir, vtest_
 
 
 def test_stride_keeps_the_videos_frame_numbers(onnx_detector, vtest_video):
-    settings = track.DetectorSettings()
+    settings = track.TrackSettings()
     detector = track.OnnxPersonDetector(onnx_detector, settings, threads=2)
     rows, info = track.track_video(vtest_video, detector, track.tracker_params("bytetrack"), vid_stride=3, stop=30)
     assert len(rows) > 0
@@ -71,21 +71,21 @@ def test_video_without_people_gives_no_rows(tmp_path, onnx_detector):
     for i in range(12):
         writer.write(np.full((240, 320, 3), 60 + 10 * i, dtype=np.uint8))
     writer.release()
-    detector = track.OnnxPersonDetector(onnx_detector, track.DetectorSettings(), threads=1)
+    detector = track.OnnxPersonDetector(onnx_detector, track.TrackSettings(), threads=1)
     rows, info = track.track_video(path, detector, track.tracker_params("botsort"))
     assert len(rows) == 0 and isinstance(rows, TrackRows)
     assert info.frame_count == 12
 
 
 def test_auto_backend_on_cpu_is_onnx(onnx_detector, models_dir):
-    detector = track.build_detector(models_dir / "yolov8n.pt", onnx_detector, track.DetectorSettings(device="cpu"), 1)
+    detector = track.build_detector(models_dir / "yolov8n.pt", onnx_detector, track.TrackSettings(device="cpu"), 1)
     assert isinstance(detector, track.OnnxPersonDetector)
     with pytest.raises(track.TrackError, match="exported detector"):
-        track.build_detector(models_dir / "yolov8n.pt", None, track.DetectorSettings(backend="onnx", device="cpu"), 1)
+        track.build_detector(models_dir / "yolov8n.pt", None, track.TrackSettings(backend="onnx", device="cpu"), 1)
 
 
 def test_corrupt_weights_fail_clearly(tmp_path):
     bad = tmp_path / "yolov8n.pt"
     bad.write_bytes(b"\x00" * 100)
     with pytest.raises(track.TrackError, match=str(bad)):
-        track.TorchPersonDetector(bad, track.DetectorSettings(), "cpu")
+        track.TorchPersonDetector(bad, track.TrackSettings(), "cpu")

@@ -6,8 +6,12 @@ import numpy as np
 import pytest
 
 from conftest import iou
-from reidflow import formats
-from reidflow.formats import TrackRows
+from reidflow.formats.clusters import read_clusters
+from reidflow.formats.evaluation import read_evaluation
+from reidflow.formats.features import read_features
+from reidflow.formats.mot import read_mot
+from reidflow.formats.similarity import read_similarity
+from reidflow.formats.tracks import TrackRows, read_tracks
 
 pytestmark = pytest.mark.slow
 
@@ -29,19 +33,19 @@ def true_person_of_tracks(tracks: TrackRows, gt: TrackRows, min_iou: float = 0.5
 
 def test_identities_never_mix_people_and_do_not_hurt_idf1(vtest_run, vtest_gt):
     results = vtest_run.path / "results" / "clip"
-    tracks = formats.read_tracks(results / "tracks.npz")
-    sim = formats.read_similarity(results / "similarity.json")
-    clusters = formats.read_clusters(results / "clusters.json")
-    evaluation = formats.read_evaluation(results / "evaluation.json")
+    tracks = read_tracks(results / "tracks.npz")
+    sim = read_similarity(results / "similarity.json")
+    clusters = read_clusters(results / "clusters.json")
+    evaluation = read_evaluation(results / "evaluation.json")
 
     # the stages agree on which tracks exist
-    assert sorted(clusters.identity_of()) == sorted(sim.track_ids) == sorted(formats.read_features(results / "features.h5").track_ids)
+    assert sorted(clusters.identity_of()) == sorted(sim.track_ids) == sorted(read_features(results / "features.h5").track_ids)
     # a real model spreads similarities (a collapsed one would put everything near 1)
     assert sim.distribution.count == len(sim.track_ids) * (len(sim.track_ids) - 1) // 2 > 0
     assert sim.distribution.std > 0.05 and sim.distribution.min < 0.5
 
     # ground-truth frame f is video frame f-1: read_mot returns 0-based frames like tracks.npz
-    truth = true_person_of_tracks(tracks.rows, formats.read_mot(vtest_gt))
+    truth = true_person_of_tracks(tracks.rows, read_mot(vtest_gt))
     assert len(set(truth.values())) >= 5, truth
     index = {t: i for i, t in enumerate(sim.track_ids)}
     for identity in clusters.identities:

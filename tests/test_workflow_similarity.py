@@ -3,8 +3,12 @@
 import numpy as np
 import pytest
 
-from reidflow import formats
-from reidflow.formats import TrackRows
+from reidflow.formats.clusters import read_clusters
+from reidflow.formats.evaluation import read_evaluation
+from reidflow.formats.features import Features, FeaturesMeta, write_features
+from reidflow.formats.mot import write_mot
+from reidflow.formats.similarity import read_similarity
+from reidflow.formats.tracks import TrackRows, Tracks, TracksMeta, VideoInfo, write_tracks
 
 from helpers_identities import views_of, walker
 
@@ -18,18 +22,18 @@ def write_video(workdir, video, with_gt=True, features=None):
     results = workdir.path / "results" / video
     (workdir.path / f"{video}.avi").write_bytes(b"never decoded: tracks.npz is newer")  # first: older than tracks.npz
     rows = TrackRows.concatenate([walker(np.where(FRAMES < 20, 1, 2), 0.0, FRAMES, 0.9), walker(3, 400.0, FRAMES, 0.9)])
-    meta = formats.TracksMeta(video, f"{video}.avi", formats.VideoInfo(10.0, 768, 576, 40), 1, "yolov8n.pt", "", "bytetrack", {})
-    formats.write_tracks(results / "tracks.npz", formats.Tracks(rows, meta))
+    meta = TracksMeta(video, f"{video}.avi", VideoInfo(10.0, 768, 576, 40), 1, "yolov8n.pt", "", "bytetrack", {})
+    write_tracks(results / "tracks.npz", Tracks(rows, meta))
     rng = np.random.default_rng(0)
     person_a, person_b = rng.standard_normal((2, 64))
     if features is None:  # a track with one crop
         features = {3: views_of(rng, person_b, 12), 1: views_of(rng, person_a, 8), 2: views_of(rng, person_a, 1)}
-    fmeta = formats.FeaturesMeta(video, "osnet_x0_25", "osnet_x0_25_msmt17.pth", "", 256, 128, 64)
-    formats.write_features(results / "features.h5", formats.Features(fmeta, features))
+    fmeta = FeaturesMeta(video, "osnet_x0_25", "osnet_x0_25_msmt17.pth", "", 256, 128, 64)
+    write_features(results / "features.h5", Features(fmeta, features))
     gt = ""
     if with_gt:
         gt = workdir.path / f"{video}_gt.txt"
-        formats.write_mot(gt, TrackRows.concatenate([walker(1, 0.0, FRAMES), walker(2, 400.0, FRAMES)]))
+        write_mot(gt, TrackRows.concatenate([walker(1, 0.0, FRAMES), walker(2, 400.0, FRAMES)]))
     return (video, workdir.path / f"{video}.avi", gt)
 
 
@@ -38,14 +42,14 @@ def test_similarity_cluster_evaluate(workdir):
     workdir.write_videos([clip])
     workdir.snakemake("results/clip/evaluation.json")
     results = workdir.path / "results" / "clip"
-    sim = formats.read_similarity(results / "similarity.json")
+    sim = read_similarity(results / "similarity.json")
     assert sim.track_ids == [3, 1, 2] and sim.aggregation == "mean"
     assert sim.cooccurrence[0, 1] == 20 and sim.cooccurrence[1, 2] == 0
     assert [(p.a, p.b) for p in sim.pairs] == [(1, 2)]
-    clusters = formats.read_clusters(results / "clusters.json")
+    clusters = read_clusters(results / "clusters.json")
     # both cover 40 frames; ties go to the identity with the longest-seen track
     assert [(i.members, i.frames_covered) for i in clusters.identities] == [([3], 40), ([1, 2], 40)]
-    evaluation = formats.read_evaluation(results / "evaluation.json")
+    evaluation = read_evaluation(results / "evaluation.json")
     assert evaluation.frames == 40
     assert evaluation.merged["idf1"] == pytest.approx(1.0) and evaluation.raw["idf1"] < 0.8
     for rule in ("similarity", "cluster", "evaluate"):
@@ -74,14 +78,14 @@ def test_editing_one_videos_overrides_reruns_only_that_video(workdir):
     assert after["results/b/evaluation.json"] == before["results/b/evaluation.json"]
     assert after["results/a/clusters.json"] != before["results/a/clusters.json"]
     assert after["results/a/evaluation.json"] != before["results/a/evaluation.json"]
-    a = formats.read_clusters(workdir.path / "results" / "a" / "clusters.json")
+    a = read_clusters(workdir.path / "results" / "a" / "clusters.json")
     assert sorted(i.members for i in a.identities) == [[1], [2], [3]] and a.overrides["split"] == [[1, 2]]
     assert [(r.a, r.b, r.reason) for r in a.recommendations] == [(1, 2, "split_by_person")]
 
     # a person's merge: the same identities as the clustering's, now decided by a person
     overrides.write_text("a:\n  merge: [[2, 1]]\nb:\n  split: []\n")
     workdir.snakemake(*targets)
-    a = formats.read_clusters(workdir.path / "results" / "a" / "clusters.json")
+    a = read_clusters(workdir.path / "results" / "a" / "clusters.json")
     assert sorted(i.members for i in a.identities) == [[1, 2], [3]]
     assert [(m.left, m.right, m.decided_by) for m in a.merges] == [([1], [2], "person")]
     assert (workdir.path / "results" / "b" / "clusters.json").stat().st_mtime_ns == before["results/b/clusters.json"]

@@ -15,7 +15,7 @@ import yaml
 
 from conftest import REPO, Workdir
 from reidflow import crops, track
-from reidflow.config import check_config, typed_cli_config
+from reidflow.config import ConfigError, check_config, typed_cli_config
 
 SCHEMA = yaml.safe_load((REPO / "config" / "schemas" / "config.schema.yaml").read_text())
 
@@ -153,5 +153,7 @@ def test_the_job_side_checks_are_the_same():
     # the stages refuse what the parse-time check refuses, when used without the workflow
     with pytest.raises(track.TrackError, match=r"track_buffer = -5: must be an integer >= 1"):
         track.tracker_params("bytetrack", {"track_buffer": -5})
-    with pytest.raises(crops.CropsError, match=r"config: crops.weights = .*positive sum"):
+    with pytest.raises(ConfigError, match=r"config: crops.weights = .*positive sum"):
         crops.QualityWeights(**ZERO_WEIGHTS)
+    with pytest.raises(ConfigError, match=r"config: crops.weights = .*positive sum"):
+        crops.CropSettings.from_config({"weights": ZERO_WEIGHTS})

@@ -11,8 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
-from reidflow import formats, report, track
-from reidflow.formats import FormatError, TrackRows, Tracks, TracksMeta, VideoInfo
+from reidflow import track
+from reidflow.formats.base import FormatError
+from reidflow.formats.mot import read_mot
+from reidflow.formats.tracks import TrackRows, Tracks, TracksMeta, VideoInfo, read_tracks, write_tracks
+from reidflow.report.video import TrackCard, render_video, video_context
 from reidflow.sheet import SheetError, load_videos
 from reidflow.video import FrameReader, VideoError, check_complete
 
@@ -79,8 +82,8 @@ def test_track_warns_and_tracks_npz_keeps_the_shortfall(truncated_avi, tmp_path,
     assert warning.levelno == logging.WARNING and str(truncated_avi) in warning.getMessage()
     assert f"declares {DECLARED} frames but decoding stopped after {info.frame_count}" in warning.getMessage()
     meta = TracksMeta("cut", str(truncated_avi), info, 1, "yolov8n.pt", "", "bytetrack", {})
-    formats.write_tracks(tmp_path / "tracks.npz", Tracks(rows, meta))
-    assert formats.read_tracks(tmp_path / "tracks.npz").meta.info == info
+    write_tracks(tmp_path / "tracks.npz", Tracks(rows, meta))
+    assert read_tracks(tmp_path / "tracks.npz").meta.info == info
 
 
 def test_on_truncated_fail_refuses_the_video(truncated_avi):
@@ -95,19 +98,19 @@ def test_tracks_npz_from_before_the_field_still_reads(tmp_path):
     del meta["info"]["frames_missing"]
     empty = TrackRows.empty()
     np.savez(tmp_path / "old.npz", frames=empty.frames, track_ids=empty.track_ids, boxes=empty.boxes, scores=empty.scores, meta=np.array(json.dumps(meta)))
-    assert formats.read_tracks(tmp_path / "old.npz").meta.info.frames_missing == 0
+    assert read_tracks(tmp_path / "old.npz").meta.info.frames_missing == 0
 
 
 def test_report_header_warns_about_a_truncated_video():
     from test_report import TRACKS, make_records  # tests/ is on sys.path through its conftest
 
     records = make_records()
-    cards = {t: report.TrackCard(t, 0, 1, 2, k, 0.5, 48, 96) for t, (_, k) in TRACKS.items()}
-    assert report.video_context(records, cards, {})["truncation"] is None
-    assert 'id="truncated"' not in report.render_video(report.video_context(records, cards, {}))
+    cards = {t: TrackCard(t, 0, 1, 2, k, 0.5, 48, 96) for t, (_, k) in TRACKS.items()}
+    assert video_context(records, cards, {})["truncation"] is None
+    assert 'id="truncated"' not in render_video(video_context(records, cards, {}))
     short = replace(records.tracks.meta, info=VideoInfo(25.0, 320, 240, 18, 42))
     records = replace(records, tracks=Tracks(records.tracks.rows, short))
-    html = report.render_video(report.video_context(records, cards, {}))
+    html = render_video(video_context(records, cards, {}))
     header = html[html.index("<header"): html.index("</header>")]
     assert 'class="warning" id="truncated"' in header
     assert "Truncated or damaged video: its container declares 60 frames but decoding stopped after 18; the last 42 were not processed." in header
@@ -121,7 +124,7 @@ def test_track_rule_warns_in_its_log_or_fails_as_configured(workdir, truncated_a
     workdir.snakemake("results/cut/tracks.npz")
     log = (workdir.path / "logs" / "track" / "cut.log").read_text()
     assert "WARNING" in log and f"declares {DECLARED} frames" in log
-    info = formats.read_tracks(workdir.path / "results" / "cut" / "tracks.npz").meta.info
+    info = read_tracks(workdir.path / "results" / "cut" / "tracks.npz").meta.info
     assert info.frames_missing == DECLARED - info.frame_count > 0
 
     workdir.config["track"]["on_truncated"] = "fail"  # a rule param: the changed setting reruns track
@@ -154,7 +157,7 @@ def test_malformed_ground_truth_row_names_file_and_line(tmp_path, bad_row, probl
     gt = tmp_path / "gt.txt"
     gt.write_text("\n" + GOOD + "# a comment\n" + bad_row + "\n")  # blank and comment lines still count
     with pytest.raises(FormatError, match=problem) as err:
-        formats.read_mot(gt)
+        read_mot(gt)
     assert str(err.value).startswith(f"{gt}: line 5: ")
     assert bad_row[:20] in str(err.value)
 
@@ -163,20 +166,20 @@ def test_every_bad_row_is_counted(tmp_path):
     gt = tmp_path / "gt.txt"
     gt.write_text(GOOD + "0,1,1,1,1,1,1,-1,-1,-1\n" * 3)
     with pytest.raises(FormatError, match=r"line 3: .*\(2 more bad lines\)"):
-        formats.read_mot(gt)
+        read_mot(gt)
 
 
 def test_binary_ground_truth_is_a_format_error(tmp_path):
     gt = tmp_path / "gt.txt"
     gt.write_bytes(GOOD.encode() + b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
     with pytest.raises(FormatError, match=rf"{gt}: line 3: not text \(a binary file\?\)"):
-        formats.read_mot(gt)
+        read_mot(gt)
 
 
 def test_valid_ground_truth_still_reads(tmp_path):
     gt = tmp_path / "gt.txt"
     gt.write_bytes(b"\xef\xbb\xbf" + GOOD.replace("\n", "\r\n").encode())  # BOM and CRLF: a Windows editor
-    rows = formats.read_mot(gt)
+    rows = read_mot(gt)
     assert rows.frames.tolist() == [0, 1]
     np.testing.assert_allclose(rows.boxes[0], [10, 20, 40, 80])
 

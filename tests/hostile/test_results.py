@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import Workdir, copy_workflow, planned_jobs, repo_config, write_clip
-from reidflow import formats
+from reidflow.files import atomic_output
+from reidflow.formats.base import REBUILD
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +51,7 @@ def test_deleting_a_damaged_file_as_advised_rebuilds_it(finished):
     failed = finished.snakemake(check=False)
     assert failed.returncode != 0
     log = (finished.path / "logs" / "similarity" / "a.log").read_text()
-    assert f"{formats.REBUILD}" in log and "features.h5" in log
+    assert f"{REBUILD}" in log and "features.h5" in log
     features.unlink()
     assert {"features", "similarity"} <= planned_rules(finished)
     finished.snakemake()
@@ -77,7 +78,7 @@ def test_atomic_output_removes_only_its_own_stale_temporaries(tmp_path):
     foreign = [tmp_path / ".clusters.json.x.y.tmp", tmp_path / ".clusters.json.bak.abcd_123.tmp", tmp_path / "clusters.json.abcd_123.tmp"]
     for path in own + foreign:
         path.write_text("stale")
-    with formats.atomic_output(target) as tmp:
+    with atomic_output(target) as tmp:
         tmp.write_text("{}")
     assert target.read_text() == "{}"
     assert [p for p in own if p.exists()] == []

@@ -8,8 +8,12 @@ file if it were unpickled in full.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -64,11 +68,56 @@ def test_yolo_with_code_is_refused_by_the_onnx_export(tmp_path):
 def test_yolo_with_code_is_refused_by_the_torch_detector(tmp_path):
     marker = tmp_path / "marker"
     weights = hostile_checkpoint(tmp_path / "yolov8n.pt", marker)
-    settings = track.DetectorSettings(backend="torch", device="cpu")
+    settings = track.TrackSettings(backend="torch", device="cpu")
     with pytest.raises(track.TrackError) as err:
         track.build_detector(weights, None, settings, threads=1)
     assert not marker.exists(), "the file's code ran"
     assert str(weights) in str(err.value) and "refused" in str(err.value) and "allowed list" in str(err.value)
+
+
+# Run in a fresh interpreter: ``imports`` first, then reidflow.track loads hostile weights. Prints the
+# environment ultralytics reads right after the imports, and the TrackError's message.
+FRESH_LOAD = """
+import json, os, sys
+VARIABLES = ("YOLO_OFFLINE", "YOLO_AUTOINSTALL", "ULTRALYTICS_SAFE_LOAD")
+{imports}
+from reidflow import track
+after_import = {{name: os.environ.get(name) for name in VARIABLES}}
+try:
+    track.load_yolo(sys.argv[1])
+    message = None
+except track.TrackError as err:
+    message = str(err)
+print(json.dumps({{"after_import": after_import, "message": message}}))
+"""
+
+
+def load_in_fresh_process(weights: Path, imports: str = "") -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("YOLO_OFFLINE", "YOLO_AUTOINSTALL", "ULTRALYTICS_SAFE_LOAD")}
+    env["PYTHONPATH"] = str(REPO)
+    proc = subprocess.run([sys.executable, "-c", FRESH_LOAD.format(imports=imports), str(weights)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_the_library_sets_up_ultralytics_itself_and_not_at_import(tmp_path):
+    """Used from Python without the workflow: importing reidflow.track changes nothing, and loading
+    weights sets up ultralytics first, so a file with code is refused by the allow-list."""
+    marker = tmp_path / "marker"
+    weights = hostile_checkpoint(tmp_path / "yolov8n.pt", marker)
+    result = load_in_fresh_process(weights)
+    assert result["after_import"] == dict.fromkeys(("YOLO_OFFLINE", "YOLO_AUTOINSTALL", "ULTRALYTICS_SAFE_LOAD")), "no import-time side effects"
+    assert not marker.exists(), "the file's code ran"
+    assert str(weights) in result["message"] and "refused" in result["message"] and "allowed list" in result["message"]
+
+
+def test_ultralytics_imported_before_reidflow_fails_closed(tmp_path):
+    marker = tmp_path / "marker"
+    weights = hostile_checkpoint(tmp_path / "yolov8n.pt", marker)
+    result = load_in_fresh_process(weights, imports="import ultralytics")
+    assert not marker.exists(), "the file's code ran"
+    assert "full unpickle" in result["message"] and "configure_ultralytics() before importing ultralytics" in result["message"]
 
 
 def test_ultralytics_never_unpickles_in_full(monkeypatch, models_dir, tmp_path):
@@ -84,7 +133,7 @@ def test_ultralytics_never_unpickles_in_full(monkeypatch, models_dir, tmp_path):
     track.require_safe_load()
     track.export_onnx(models_dir / "yolov8n.pt", tmp_path / "yolov8n.onnx")
     assert (tmp_path / "yolov8n.onnx").stat().st_size > 1_000_000
-    detector = track.TorchPersonDetector(models_dir / "yolov8n.pt", track.DetectorSettings(), "cpu")
+    detector = track.TorchPersonDetector(models_dir / "yolov8n.pt", track.TrackSettings(), "cpu")
     frame = np.zeros((480, 640, 3), dtype=np.uint8)
     assert detector([frame])[0].shape[1] == 5
     for name in track.TRACKERS:

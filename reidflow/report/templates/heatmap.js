@@ -11,7 +11,7 @@
   var together = {};
   data.together.forEach(function (t) { together[t[0] * n + t[1]] = t[2]; together[t[1] * n + t[0]] = t[2]; });
 
-  // same scale as reidflow.report.colour
+  // same scale as reidflow.report.heatmap.colour
   function colour(v) {
     var lo = data.scale[0], hi = data.scale[1], p = data.palette;
     var t = (Math.min(Math.max(v, lo), hi) - lo) / (hi - lo);

@@ -1,0 +1,81 @@
+"""``clusters.json`` (stage ``cluster``): the record Clusters, field by field."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from reidflow.formats.base import build_record, read_json, write_json
+
+
+CLUSTERS_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Identity:
+    id: int
+    members: list[int]  # track ids, longest-seen first
+    representative: int  # the member track shown first: the longest-seen one (most detections)
+    frames_covered: int  # distinct frames in which any member is present
+    mean_similarity: float | None  # mean pairwise similarity of the members; None for a single track
+    decided_by: str = "clustering"  # "person" when an override merged any of its members
+
+
+@dataclass(frozen=True)
+class Merge:
+    """One merge step: two groups of tracks joined at ``similarity``; ``decided_by`` is "clustering" or "person"."""
+
+    left: list[int]
+    right: list[int]
+    similarity: float
+    decided_by: str
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """A pair above the recommend threshold left in different identities, and why.
+
+    ``reason``: "cooccurrence_veto" (seen in the same frame), "below_threshold" (linkage kept them apart)
+    or "split_by_person" (an override split them).
+    """
+
+    a: int
+    b: int
+    similarity: float
+    cooccurrence: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """``clusters.json``: identities, the merges that made them, and merge recommendations for a person.
+
+    params     linkage, distance_threshold, cooccurrence_veto, recommend_threshold
+    overrides  the person's decisions applied for this video: {"merge": [[a, b], ...], "split": [[a, b], ...]}
+    """
+
+    video: str
+    params: dict[str, Any]
+    overrides: dict[str, list[list[int]]]
+    identities: list[Identity]
+    merges: list[Merge]
+    recommendations: list[Recommendation]
+    format_version: int = CLUSTERS_FORMAT_VERSION
+
+    def identity_of(self) -> dict[int, int]:
+        return {track: identity.id for identity in self.identities for track in identity.members}
+
+
+def write_clusters(path: str | os.PathLike, clusters: Clusters) -> None:
+    write_json(path, clusters)
+
+
+def read_clusters(path: str | os.PathLike) -> Clusters:
+    raw = read_json(path, "cluster", CLUSTERS_FORMAT_VERSION)
+    return build_record(path, "cluster", lambda: Clusters(**{
+        **raw,
+        "identities": [Identity(**i) for i in raw["identities"]],
+        "merges": [Merge(**m) for m in raw["merges"]],
+        "recommendations": [Recommendation(**r) for r in raw["recommendations"]],
+    }))

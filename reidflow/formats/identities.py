@@ -1,0 +1,83 @@
+"""``identities.npz`` and ``identities.txt`` (stage ``identities``): every detection with its identity.
+
+``identities.npz``, one row per tracked detection of the video (as tracks.npz, sorted by frame):
+    frames        int64  (N,)   0-based frame index
+    track_ids     int64  (N,)   the tracker's id
+    identity_ids  int64  (N,)   the identity of clusters.json holding the track; -1 for a track in none
+    boxes         float32 (N,4) x1, y1, x2, y2
+    scores        float32 (N,)
+    meta          0-d str       JSON: format_version, video, unassigned (one entry per track in no identity:
+                                track, detections, reason)
+``identities.txt``: the rows with an identity in MOTChallenge format, the identity as the id (1-based frames).
+
+Only this video's files are read: a person id across videos is in results/people/people.json (key
+``<video>:<identity>``), so adding a video rewrites no video's identities.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from reidflow.files import atomic_output
+from reidflow.formats.base import REBUILD, FormatError
+from reidflow.formats.mot import write_mot
+from reidflow.formats.tracks import TrackRows
+
+IDENTITIES_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Unassigned:
+    """A track in no identity: ``reason`` "too_short" (fewer detections than crops.min_track_frames)."""
+
+    track: int
+    detections: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class IdentityRows:
+    video: str
+    rows: TrackRows
+    identity_ids: np.ndarray
+    unassigned: list[Unassigned]
+
+    def assigned(self) -> TrackRows:
+        """The rows with an identity, the identity id in place of the track id."""
+        keep = self.identity_ids >= 0
+        r = self.rows
+        return TrackRows(r.frames[keep], self.identity_ids[keep], r.boxes[keep], r.scores[keep])
+
+
+def write_identities(npz: str | os.PathLike, txt: str | os.PathLike, record: IdentityRows) -> None:
+    meta = {"format_version": IDENTITIES_FORMAT_VERSION, "video": record.video, "unassigned": [asdict(u) for u in record.unassigned]}
+    r = record.rows
+    with atomic_output(npz) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(
+            fh, frames=r.frames, track_ids=r.track_ids, identity_ids=record.identity_ids, boxes=r.boxes, scores=r.scores,
+            meta=np.array(json.dumps(meta, sort_keys=True)),
+        )
+    write_mot(txt, record.assigned())
+
+
+def read_identities(path: str | os.PathLike) -> IdentityRows:
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in ("frames", "track_ids", "identity_ids", "boxes", "scores", "meta")}
+        meta = json.loads(str(arrays["meta"]))
+        if meta.get("format_version") != IDENTITIES_FORMAT_VERSION:
+            raise ValueError(f"format version {meta.get('format_version')}, this reidflow reads {IDENTITIES_FORMAT_VERSION}")
+        unassigned = [Unassigned(**u) for u in meta["unassigned"]]
+        rows = TrackRows(arrays["frames"], arrays["track_ids"], arrays["boxes"], arrays["scores"])
+    except FileNotFoundError:
+        raise FormatError(f"{path}: file not found; run the workflow's 'identities' rule to create it") from None
+    except (KeyError, TypeError, ValueError, OSError, zipfile.BadZipFile) as err:
+        raise FormatError(f"{path}: not a reidflow identities.npz file ({err}); {REBUILD}") from None
+    return IdentityRows(meta["video"], rows, arrays["identity_ids"].astype(np.int64), unassigned)

@@ -1,0 +1,36 @@
+"""Stage ``identities``: every detection of a video labelled with its identity, for the next tool.
+
+Examples:
+    >>> from reidflow import identities
+    >>> from reidflow.formats.clusters import read_clusters
+    >>> from reidflow.formats.identities import write_identities
+    >>> from reidflow.formats.tracks import read_tracks
+    >>> record = identities.label_detections(
+    ...     read_tracks("results/v/tracks.npz"), read_clusters("results/v/clusters.json"), min_track_frames=5
+    ... )  # doctest: +SKIP
+    >>> write_identities("results/v/identities.npz", "results/v/identities.txt", record)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reidflow.formats.clusters import Clusters
+from reidflow.formats.identities import IdentityRows, Unassigned
+from reidflow.formats.tracks import Tracks
+
+
+def label_detections(tracks: Tracks, clusters: Clusters, min_track_frames: int) -> IdentityRows:
+    """Each row of ``tracks`` with the identity of its track (-1: none), and why a track has none."""
+    rows = tracks.rows.sorted()
+    identity_of = clusters.identity_of()
+    identity_ids = np.array([identity_of.get(int(t), -1) for t in rows.track_ids], dtype=np.int64)
+    ids, counts = np.unique(rows.track_ids, return_counts=True)
+    unassigned = []
+    for track, detections in zip(ids.tolist(), counts.tolist()):
+        if track in identity_of:
+            continue
+        # crops keeps tracks of at least min_track_frames detections, and cluster places every kept track
+        reason = "too_short" if detections < min_track_frames else "not_clustered"
+        unassigned.append(Unassigned(track, detections, reason))
+    return IdentityRows(tracks.meta.video, rows, identity_ids, unassigned)
