@@ -81,7 +81,9 @@ def main() -> None:
     print(f"crops stage             : {stage_s:6.2f} s  (CPU {stage_cpu:.2f} s, both threads)")
     print(f"ratio                   : {ratios[-1]:6.2f}x  (target <= 1.3x); CPU {stage_cpu / decode_cpu:.2f}x")
     if len(ratios) > 1:
-        print(f"ratios over {len(ratios)} runs  : {min(ratios):.2f}-{max(ratios):.2f}x, median {statistics.median(ratios):.2f}x")
+        print(
+            f"ratios over {len(ratios)} runs  : {min(ratios):.2f}-{max(ratios):.2f}x, median {statistics.median(ratios):.2f}x"
+        )
     print(f"HDF5 size               : {size / 1e6:.1f} MB, {size / max(persons, 1) / 1e6:.2f} MB per person")
 
 

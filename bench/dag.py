@@ -79,7 +79,8 @@ def planned_rules(wd: Path) -> dict[str, tuple[list[str], list[str], bool]]:
             continue
         fields = {key: re.search(rf"^\s+{key}: (.*)$", block, flags=re.M) for key in ("input", "output", "wildcards")}
         inputs, outputs = ([] if fields[k] is None else fields[k][1].split(", ") for k in ("input", "output"))
-        inputs = [f for f in inputs if not f.startswith(".snakemake/")]  # code manifests: not data
+        # data only: not the workflow's code (its modules and templates, or a manifest listing them)
+        inputs = [f for f in inputs if not (f.startswith(".snakemake/") or (wd / f).resolve().is_relative_to(REPO / "reidflow"))]
         per_video = fields["wildcards"] is not None and "video=" in fields["wildcards"][1]
         rules[head[1]] = (inputs, outputs, per_video)
     return rules

@@ -96,16 +96,25 @@ def main() -> None:
     n = len(crops)
     print(f"{n} crops, {args.model}, device {args.device}, batch {args.batch}, {args.threads} threads")
     print("                             with setup   embedding only   peak RSS")
-    print(f"torchreid FeatureExtractor : {n / base_s:7.1f} crops/s  {n / base_embed_s:7.1f} crops/s  {base_mib:6.0f} MiB")
-    print(f"reidflow features stage    : {n / stage_s:7.1f} crops/s  {n / stage_embed_s:7.1f} crops/s  {stage_mib:6.0f} MiB")
-    print(f"speed-up                   : {base_s / stage_s:7.2f}x         {base_embed_s / stage_embed_s:7.2f}x"
-          f"   (max |feature difference| {np.abs(base - ours).max():.1e})")
+    print(
+        f"torchreid FeatureExtractor : {n / base_s:7.1f} crops/s  {n / base_embed_s:7.1f} crops/s  {base_mib:6.0f} MiB"
+    )
+    print(
+        f"reidflow features stage    : {n / stage_s:7.1f} crops/s  {n / stage_embed_s:7.1f} crops/s  {stage_mib:6.0f} MiB"
+    )
+    print(
+        f"speed-up                   : {base_s / stage_s:7.2f}x         {base_embed_s / stage_embed_s:7.2f}x"
+        f"   (max |feature difference| {np.abs(base - ours).max():.1e})"
+    )
     if args.device.startswith("cuda"):
         half_s, half_embed_s, half_mib, half = measure(
             run_stage, crops, args.weights, args.model, args.device, True, args.batch, args.threads
         )
-        print(f"reidflow fp16 on {args.device:9s}: {n / half_s:7.1f} crops/s  {n / half_embed_s:7.1f} crops/s  "
-              f"{half_mib:6.0f} MiB  (min cosine to fp32 {(half * ours).sum(axis=1).min():.4f})")
+        print(
+            f"reidflow fp16 on {args.device:9s}: {n / half_s:7.1f} crops/s  {n / half_embed_s:7.1f} crops/s  "
+            f"{half_mib:6.0f} MiB  (min cosine to fp32 {(half * ours).sum(axis=1).min():.4f})"
+        )
+
 
 if __name__ == "__main__":
     main()

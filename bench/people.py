@@ -90,17 +90,38 @@ def main() -> None:
     if args.one:
         print(json.dumps(run_one(args.one, args)))
         return
-    base = [sys.executable, __file__, "--crops", str(args.crops), "--dim", str(args.dim), "--neighbours", str(args.neighbours), "--seed", str(args.seed)]
+    base = [
+        sys.executable,
+        __file__,
+        "--crops",
+        str(args.crops),
+        "--dim",
+        str(args.dim),
+        "--neighbours",
+        str(args.neighbours),
+        "--seed",
+        str(args.seed),
+    ]
     print(f"identities x {args.crops} crops x {args.dim}-d, {args.neighbours} neighbours, threshold {THRESHOLD}")
-    print(f"{'N':>7} {'scan s':>8} {'link s':>8} {'total s':>8} {'peak GB':>8} {'pairs':>9} {'people':>7} {'true':>7} {'mixed':>6}")
+    print(
+        f"{'N':>7} {'scan s':>8} {'link s':>8} {'total s':>8} {'peak GB':>8} {'pairs':>9} {'people':>7} {'true':>7} {'mixed':>6}"
+    )
     previous = None
     for n in args.sizes:
         r = json.loads(subprocess.run([*base, "--one", str(n)], capture_output=True, text=True, check=True).stdout)
         total = r["scan_s"] + r["link_s"]
-        growth = f"  x{total / previous[1]:.1f} time, x{r['peak_gb'] / previous[2]:.1f} memory for x{n / previous[0]:.0f} N" if previous else ""
-        print(f"{n:>7} {r['scan_s']:>8.2f} {r['link_s']:>8.2f} {total:>8.2f} {r['peak_gb']:>8.2f} {r['pairs']:>9} {r['people']:>7} {r['true_people']:>7} {r['mixed']:>6}{growth}")
+        growth = (
+            f"  x{total / previous[1]:.1f} time, x{r['peak_gb'] / previous[2]:.1f} memory for x{n / previous[0]:.0f} N"
+            if previous
+            else ""
+        )
+        print(
+            f"{n:>7} {r['scan_s']:>8.2f} {r['link_s']:>8.2f} {total:>8.2f} {r['peak_gb']:>8.2f} {r['pairs']:>9} {r['people']:>7} {r['true_people']:>7} {r['mixed']:>6}{growth}"
+        )
         previous = (n, total, r["peak_gb"])
-    print(f"sparse ({args.neighbours} neighbours) equals exact dense average linkage on {args.exact_n} identities: {exact_check(args)}")
+    print(
+        f"sparse ({args.neighbours} neighbours) equals exact dense average linkage on {args.exact_n} identities: {exact_check(args)}"
+    )
 
 
 if __name__ == "__main__":

@@ -63,7 +63,9 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=0, help="default: tracks / 4")
     parser.add_argument("--frames", type=int, default=200_000)
     parser.add_argument("--span", type=int, default=40)
-    parser.add_argument("--pairwise-tracks", type=int, default=0, help="tracks for median/max/topk_mean (default: --tracks)")
+    parser.add_argument(
+        "--pairwise-tracks", type=int, default=0, help="tracks for median/max/topk_mean (default: --tracks)"
+    )
     parser.add_argument("--loop-tracks", type=int, default=400)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -91,7 +93,9 @@ def main() -> None:
         distance = 1.0 - matrix  # float32, consumed by the clustering (overwrite=True), as the cluster stage does
         (labels, steps), s = timed(cluster.agglomerate, distance, veto, "average", threshold, overwrite=True)
         note = "target < 10 s" if threshold == 0.35 else "every allowed merge, the worst case"
-        print(f"clustering, threshold {threshold:<5}: {s:7.2f} s   ({len(steps)} merges, {labels.max() + 1} identities; {note})")
+        print(
+            f"clustering, threshold {threshold:<5}: {s:7.2f} s   ({len(steps)} merges, {labels.max() + 1} identities; {note})"
+        )
     del distance, veto
     record = Similarity("bench", list(range(n)), "mean", {}, 0.5, matrix, cooc, [], similarity.distribution([], 1))
     clusters, s = timed(cluster.build_clusters, record, rows)

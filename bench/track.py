@@ -65,7 +65,9 @@ def main() -> None:
         export_s = time.perf_counter() - t0
         base = baseline_fps(args.video, args.weights, args.frames, args.imgsz)
         fast = stage_fps(args.video, onnx, args.weights, args.frames, args.imgsz, args.threads, args.batch)
-    print(f"video {args.video.name}, {args.frames} frames, imgsz {args.imgsz}, {args.threads} threads, batch {args.batch}")
+    print(
+        f"video {args.video.name}, {args.frames} frames, imgsz {args.imgsz}, {args.threads} threads, batch {args.batch}"
+    )
     print(f"baseline model.track loop : {base:6.1f} frames/s")
     print(f"reidflow track stage      : {fast:6.1f} frames/s")
     print(f"speed-up                  : {fast / base:6.2f}x  (one-time ONNX export: {export_s:.1f} s)")

@@ -123,7 +123,9 @@ def read_sums(path: str | Path) -> dict[str, str]:
             continue
         match = SUMS_LINE.fullmatch(line)
         if not match:
-            raise AssetError(f"{path}, line {number}: not a '<sha256>  <file>' line as sha256sum writes it; fix or delete the line")
+            raise AssetError(
+                f"{path}, line {number}: not a '<sha256>  <file>' line as sha256sum writes it; fix or delete the line"
+            )
         digest, name = match[1].lower(), match[2]
         if sums.get(name, digest) != digest:
             raise AssetError(f"{path}, line {number}: a second, different sha256 for {name}; keep one line per file")
@@ -179,7 +181,9 @@ def verify_model(
     if known is None and spec is not None:
         known = _record_first_use(sums_file, name, actual)
         if known == actual:
-            log(f"{path}: first use of {name}, its sha256 {actual} is recorded in {sums_file}; a later change is refused")
+            log(
+                f"{path}: first use of {name}, its sha256 {actual} is recorded in {sums_file}; a later change is refused"
+            )
     if known is None:
         raise ChecksumError(
             f"{path}: no sha256 is declared for these weights ({name} is not in {REGISTRY_FILE}), so they are "
@@ -233,7 +237,10 @@ def fetch(
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    hint = hint or f"put the file at {dest} yourself, or point {MODELS_DIR_ENV} (config: models_dir) at a directory that has it"
+    hint = (
+        hint
+        or f"put the file at {dest} yourself, or point {MODELS_DIR_ENV} (config: models_dir) at a directory that has it"
+    )
     with open(dest.parent / f".{dest.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if dest.is_file() and (sha256 is None or sha256_file(dest) == sha256):

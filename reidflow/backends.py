@@ -60,5 +60,7 @@ def choose(backend: str, device: str, stage: str, gpu: bool | None = None) -> tu
     if backend == "auto":
         backend = "onnx" if device == "cpu" else "torch"
     if backend == "onnx" and device != "cpu":
-        raise BackendError(f"the onnx backend runs on the CPU only, but {stage}.device is {device!r}; set {stage}.backend to torch")
+        raise BackendError(
+            f"the onnx backend runs on the CPU only, but {stage}.device is {device!r}; set {stage}.backend to torch"
+        )
     return backend, device

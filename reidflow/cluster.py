@@ -192,7 +192,9 @@ def build_clusters(
     _check_forced_merges(similarity.video, ids, forced, cannot_link, seen_together, cooc, overrides_file)
 
     distance = np.subtract(1.0, similarity.matrix, dtype=np.float32)
-    labels, steps = agglomerate(distance, cannot_link, settings.linkage, settings.distance_threshold, forced, overwrite=True)
+    labels, steps = agglomerate(
+        distance, cannot_link, settings.linkage, settings.distance_threshold, forced, overwrite=True
+    )
     del distance
     broken = violations(labels, cannot_link)
     if broken:  # a bug, never a user's error: refuse to write identities that join people seen together
@@ -207,7 +209,9 @@ def build_clusters(
     def ordered(indices: Sequence[int]) -> list[int]:
         return [int(ids[i]) for i in sorted(indices, key=lambda i: position[i])]
 
-    identities = _identities(ids, labels, steps, similarity.matrix, rows.frames[rows_found], rows_index, ordered, detections)
+    identities = _identities(
+        ids, labels, steps, similarity.matrix, rows.frames[rows_found], rows_index, ordered, detections
+    )
     merges = [
         Merge(ordered(s.left), ordered(s.right), round(1.0 - s.distance, 6), "person" if s.forced else "clustering")
         for s in steps
@@ -218,7 +222,9 @@ def build_clusters(
         overrides=overrides.as_param(),
         identities=identities,
         merges=merges,
-        recommendations=_recommendations(ids, labels, similarity.matrix, cooc, seen_together, split, settings.recommend_threshold),
+        recommendations=_recommendations(
+            ids, labels, similarity.matrix, cooc, seen_together, split, settings.recommend_threshold
+        ),
     )
 
 
@@ -251,7 +257,9 @@ def _check_forced_merges(video, ids, forced, cannot_link, seen_together, cooc, o
         a, b = np.nonzero(np.triu(cannot_link[np.ix_(group, group)], 1))
         if len(a):
             x, y = group[a[0]], group[b[0]]
-            reason = f"seen together in {cooc[x, y]} frame(s)" if seen_together[x, y] else "to be split by the same file"
+            reason = (
+                f"seen together in {cooc[x, y]} frame(s)" if seen_together[x, y] else "to be split by the same file"
+            )
             first, second = sorted((int(ids[x]), int(ids[y])))
             raise OverridesError(
                 f"{overrides_file}: video {video!r}: the merge pairs put tracks {first} and {second} into one "

@@ -51,7 +51,9 @@ def rows_by_track(rows: TrackRows) -> dict[int, np.ndarray]:
     return {int(t): part for t, part in zip(ids, np.split(order, starts[1:]))}
 
 
-def persons_table(rows: TrackRows, by_track: dict[int, np.ndarray], min_frames: int, crops_per_person: int) -> np.ndarray:
+def persons_table(
+    rows: TrackRows, by_track: dict[int, np.ndarray], min_frames: int, crops_per_person: int
+) -> np.ndarray:
     """Kept tracks, longest-seen first (ties: earlier first appearance, then id)."""
     table = [
         (tid, rows.frames[idx[0]], rows.frames[idx[-1]], len(idx), min(len(idx), crops_per_person))
@@ -94,7 +96,10 @@ def occlusion(rows: TrackRows, of: np.ndarray | None = None) -> np.ndarray:
 
 def truncated(boxes: np.ndarray, width: int, height: int, margin: float) -> np.ndarray:
     return (
-        (boxes[:, 0] <= margin) | (boxes[:, 1] <= margin) | (boxes[:, 2] >= width - margin) | (boxes[:, 3] >= height - margin)
+        (boxes[:, 0] <= margin)
+        | (boxes[:, 1] <= margin)
+        | (boxes[:, 2] >= width - margin)
+        | (boxes[:, 3] >= height - margin)
     )
 
 
@@ -140,8 +145,13 @@ def ranks(scores: np.ndarray, frames: np.ndarray) -> np.ndarray:
 
 
 def crop_metrics(
-    rows: TrackRows, picked: np.ndarray, track_rows: np.ndarray, sharp: np.ndarray, occluded: np.ndarray,
-    frame_size: tuple[int, int], settings: CropSettings,
+    rows: TrackRows,
+    picked: np.ndarray,
+    track_rows: np.ndarray,
+    sharp: np.ndarray,
+    occluded: np.ndarray,
+    frame_size: tuple[int, int],
+    settings: CropSettings,
 ) -> dict[str, np.ndarray]:
     """Every metric of CROP_METRICS for one track's crops: rows ``picked`` of its ``track_rows``, with the
     sharpness and occlusion of each crop."""
@@ -155,7 +165,9 @@ def crop_metrics(
     terms = {
         "confidence": rows.scores[picked],
         "area": np.minimum(ratio, 1 / np.maximum(ratio, 1e-6)),
-        "aspect": np.exp(-0.5 * (np.log(np.maximum(aspect, 1e-6) / settings.aspect_target) / settings.aspect_sigma) ** 2),
+        "aspect": np.exp(
+            -0.5 * (np.log(np.maximum(aspect, 1e-6) / settings.aspect_target) / settings.aspect_sigma) ** 2
+        ),
         "truncation": (~cut_off).astype(np.float32),
         "sharpness": sharp / (sharp + settings.sharpness_scale),
         "occlusion": 1 - occluded,
@@ -211,8 +223,14 @@ def extract_crops(video: str | Path, tracks: Tracks, settings: CropSettings, out
     occluded[crop_rows] = occlusion(rows, crop_rows)
 
     meta = CropsMeta(
-        video=video_id, source=str(video), fps=tracks.meta.info.fps, frame_count=tracks.meta.info.frame_count,
-        crop_height=settings.height, crop_width=settings.width, resize=settings.resize, params=asdict(settings),
+        video=video_id,
+        source=str(video),
+        fps=tracks.meta.info.fps,
+        frame_count=tracks.meta.info.frame_count,
+        crop_height=settings.height,
+        crop_width=settings.width,
+        resize=settings.resize,
+        params=asdict(settings),
     )
     sharp = {tid: np.zeros(len(picked), dtype=np.float32) for tid, picked in chosen.items()}
     to_cut = {tid: len(picked) for tid, picked in chosen.items()}
@@ -224,12 +242,16 @@ def extract_crops(video: str | Path, tracks: Tracks, settings: CropSettings, out
             reader = FrameReader(video, stop=last_needed + 1, wanted=by_frame)
             for index, frame in reader:
                 for tid, slot, row in by_frame[index]:
-                    crop, sharp[tid][slot] = cut(frame, rows.boxes[row], settings.height, settings.width, settings.resize)
+                    crop, sharp[tid][slot] = cut(
+                        frame, rows.boxes[row], settings.height, settings.width, settings.resize
+                    )
                     writer.put_crop(tid, slot, crop)
                     to_cut[tid] -= 1
                     if not to_cut[tid]:  # the track's last crop: finish it now, while the decoder reads ahead
                         picked = chosen[tid]
-                        metrics = crop_metrics(rows, picked, by_track[tid], sharp[tid], occluded[picked], frame_size, settings)
+                        metrics = crop_metrics(
+                            rows, picked, by_track[tid], sharp[tid], occluded[picked], frame_size, settings
+                        )
                         writer.put_track(tid, rows.frames[picked], rows.boxes[picked], metrics)
             if reader.frames_read <= last_needed:
                 raise CropsError(
@@ -237,5 +259,7 @@ def extract_crops(video: str | Path, tracks: Tracks, settings: CropSettings, out
                     f"{last_needed}: the tracks belong to another video; delete this video's tracks.npz and run `snakemake` again, which rebuilds it"
                 )
     n = sum(len(p) for p in chosen.values())
-    log.info("%d persons, %d crops, last frame read %d, %.1f s", len(persons), n, last_needed, time.monotonic() - started)
+    log.info(
+        "%d persons, %d crops, last frame read %d, %.1f s", len(persons), n, last_needed, time.monotonic() - started
+    )
     return n

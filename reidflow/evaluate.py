@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import motmetrics
 import numpy as np
 
 from reidflow import ReidflowError
-from reidflow.settings import EvaluateSettings
 from reidflow.formats.clusters import Clusters
 from reidflow.formats.evaluation import Evaluation
 from reidflow.formats.tracks import TrackRows
-
-import motmetrics
+from reidflow.settings import EvaluateSettings
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,10 @@ class MotScores:
 
 
 def mot_scores(
-    gt: TrackRows, hyp: TrackRows, iou_threshold: float = EvaluateSettings.iou_threshold, frames: np.ndarray | None = None
+    gt: TrackRows,
+    hyp: TrackRows,
+    iou_threshold: float = EvaluateSettings.iou_threshold,
+    frames: np.ndarray | None = None,
 ) -> MotScores:
     """Score ``hyp`` against ``gt`` on ``frames`` (default: every frame that has ground truth).
 

@@ -21,6 +21,7 @@ import warnings
 import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -89,19 +90,27 @@ def build_model(name: str, weights: str | Path) -> torch.nn.Module:
     from torchreid.reid import models
 
     if name not in models.__model_factory:
-        raise FeaturesError(f"unknown torchreid model {name!r} (features.model); known: {', '.join(sorted(models.__model_factory))}")
+        raise FeaturesError(
+            f"unknown torchreid model {name!r} (features.model); known: {', '.join(sorted(models.__model_factory))}"
+        )
     model = models.build_model(name, num_classes=1, pretrained=False)  # pretrained=True would download
     state = {k: v for k, v in read_state_dict(weights).items() if not CLASSIFIER.match(k)}
     expected = {k: v for k, v in model.state_dict().items() if not CLASSIFIER.match(k)}
     missing = [k for k in expected if k not in state and not k.endswith("num_batches_tracked")]
     unexpected = [k for k in state if k not in expected]
     wrong_shape = [
-        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items() if k in state and state[k].shape != v.shape
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
     ]
     if missing or unexpected or wrong_shape:
         problems = [
             f"{len(items)} {what} (e.g. {', '.join(items[:3])})"
-            for what, items in (("missing keys", missing), ("unexpected keys", unexpected), ("keys of another shape", wrong_shape))
+            for what, items in (
+                ("missing keys", missing),
+                ("unexpected keys", unexpected),
+                ("keys of another shape", wrong_shape),
+            )
             if items
         ]
         raise FeaturesError(
@@ -126,6 +135,9 @@ class ReidNetwork(torch.nn.Module):
     The ImageNet normalisation and the L2 norm are part of the network, so ONNX Runtime (or the GPU)
     runs them with it: no per-crop Python work, and only uint8 pixels travel to a GPU.
     """
+
+    mean: torch.Tensor  # buffers, declared for the type checker
+    std: torch.Tensor
 
     def __init__(self, model: torch.nn.Module):
         super().__init__()
@@ -175,7 +187,7 @@ def onnx_embedder(model: torch.nn.Module, threads: int, input_size: tuple[int, i
         torch.onnx.export(
             ReidNetwork(model).eval(),
             (torch.zeros(1, *input_size, 3, dtype=torch.uint8),),
-            buffer,
+            buffer,  # type: ignore[arg-type]  # torch writes to any binary file object
             input_names=["images"],
             output_names=["features"],
             dynamic_axes={"images": {0: "batch"}, "features": {0: "batch"}},
@@ -194,19 +206,32 @@ def onnx_embedder(model: torch.nn.Module, threads: int, input_size: tuple[int, i
 
 
 def build_embedder(
-    model: torch.nn.Module, settings: FeatureSettings, threads: int, input_size: tuple[int, int], gpu: bool | None = None
+    model: torch.nn.Module,
+    settings: FeatureSettings,
+    threads: int,
+    input_size: tuple[int, int],
+    gpu: bool | None = None,
 ) -> Embedder:
     """The network on the backend and device that ``settings`` mean (``backends.choose``), for crops of
     ``input_size`` (height, width). ``gpu``: whether the job has a GPU; None asks PyTorch."""
     backend, device = backends.choose(settings.backend, settings.device, "features", gpu)
     torch.set_num_threads(threads)
-    log.info("ReID %s on %s (%s backend, batch %d, %dx%d crops)", settings.model, device, backend, settings.batch_size, *input_size)
+    log.info(
+        "ReID %s on %s (%s backend, batch %d, %dx%d crops)",
+        settings.model,
+        device,
+        backend,
+        settings.batch_size,
+        *input_size,
+    )
     if backend == "onnx":
         return onnx_embedder(model, threads, input_size)
     return torch_embedder(model, device, settings.half, input_size)
 
 
-def embed_in_batches(tracks: Iterable[tuple[int, np.ndarray]], embed: Embedder, batch_size: int) -> dict[int, np.ndarray]:
+def embed_in_batches(
+    tracks: Iterable[tuple[int, np.ndarray]], embed: Embedder, batch_size: int
+) -> dict[int, np.ndarray]:
     """Features of every crop of every track, batches filled across track boundaries, crop order kept."""
     parts: dict[int, list[np.ndarray]] = {}
     pending: list[tuple[int, np.ndarray]] = []  # (track id, crops) slices waiting for a full batch
@@ -268,7 +293,7 @@ def extract_features(
         track_ids = reader.track_ids
         embed = build_embedder(model, settings, threads, input_size, gpu) if track_ids else None
         started = time.perf_counter()
-        tracks = ((t, reader.read(t).crops) for t in track_ids)
+        tracks = ((t, cast(np.ndarray, reader.read(t).crops)) for t in track_ids)  # read with images: never None
         by_track = embed_in_batches(tracks, embed, settings.batch_size) if embed else {}
         crops = sum(len(f) for f in by_track.values())
         log.info("%d crops of %d tracks in %.1f s", crops, len(track_ids), time.perf_counter() - started)

@@ -52,7 +52,9 @@ def nvidia_smi_devices() -> list[str]:
     if exe is None:
         return []
     try:
-        out = subprocess.run([exe, "--query-gpu=index", "--format=csv,noheader"], capture_output=True, text=True, timeout=30)
+        out = subprocess.run(
+            [exe, "--query-gpu=index", "--format=csv,noheader"], capture_output=True, text=True, timeout=30
+        )
     except (OSError, subprocess.TimeoutExpired):
         return []
     return _split_ids(out.stdout.replace("\n", ",")) if out.returncode == 0 else []
@@ -113,7 +115,9 @@ def _first_free(devices: Sequence[str], lock_dir: Path) -> tuple[str, int] | Non
 
 
 @contextlib.contextmanager
-def claim(devices: Sequence[str], lock_dir: str | Path | None = None, poll_s: float = 0.2, timeout_s: float | None = None) -> Iterator[str]:
+def claim(
+    devices: Sequence[str], lock_dir: str | Path | None = None, poll_s: float = 0.2, timeout_s: float | None = None
+) -> Iterator[str]:
     """Hold one of ``devices`` (a free one, first free first) until the block ends; wait while all are held."""
     if not devices:
         raise GpuError("no GPU to claim: the device list is empty")
@@ -121,7 +125,9 @@ def claim(devices: Sequence[str], lock_dir: str | Path | None = None, poll_s: fl
     try:
         lock_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise GpuError(f"{lock_dir}: cannot create the GPU lock directory ({err.strerror}); set {LOCK_DIR_ENV} to a writable directory") from None
+        raise GpuError(
+            f"{lock_dir}: cannot create the GPU lock directory ({err.strerror}); set {LOCK_DIR_ENV} to a writable directory"
+        ) from None
     start = time.monotonic()
     waiting_logged = False
     while (held := _first_free(devices, lock_dir)) is None:
@@ -168,7 +174,9 @@ def job_device(requested: str, gpu_job: bool, lock_dir: str | Path | None = None
             f"(no {DEVICES_ENV} or CUDA_VISIBLE_DEVICES, nvidia-smi lists none); run without profiles/gpu on a CPU-only machine"
         )
     if _cuda_already_initialised():
-        raise GpuError("CUDA was initialised before the job claimed its GPU; claim the device first (reidflow.gpu.job_device)")
+        raise GpuError(
+            "CUDA was initialised before the job claimed its GPU; claim the device first (reidflow.gpu.job_device)"
+        )
     with claim(devices, lock_dir) as device:
         previous = os.environ.get("CUDA_VISIBLE_DEVICES")
         os.environ["CUDA_VISIBLE_DEVICES"] = device

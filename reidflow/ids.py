@@ -43,13 +43,17 @@ def locate(keys: np.ndarray | Sequence[int], values: np.ndarray | Sequence[int])
     ordered = keys[order]
     repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
     if len(repeated):
-        raise RepeatedIdError(f"track id(s) {', '.join(map(str, repeated[:10].tolist()))} listed more than once; ids must be unique")
+        raise RepeatedIdError(
+            f"track id(s) {', '.join(map(str, repeated[:10].tolist()))} listed more than once; ids must be unique"
+        )
     pos = np.minimum(np.searchsorted(ordered, values), len(keys) - 1)
     found = ordered[pos] == values
     return found, order[pos[found]]
 
 
-def pairs_at_or_above(track_ids: Sequence[int] | np.ndarray, matrix: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+def pairs_at_or_above(
+    track_ids: Sequence[int] | np.ndarray, matrix: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Index arrays (a, b), a < b, of the pairs with ``matrix[a, b] >= threshold``: the highest value first,
     ties by the smaller track id of ``track_ids`` (row i of ``matrix`` is ``track_ids[i]``)."""
     ids = np.asarray(track_ids, dtype=np.int64).reshape(-1)

@@ -40,19 +40,24 @@ class _TextKeyLoader(yaml.SafeLoader):
     """Safe YAML whose mapping keys are the text as written: plain YAML would make the video ids ``001``
     and ``1_0`` the ints 1 and 10, and ``on``/``yes`` True, naming the wrong video or colliding."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[str, Any]:
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         written = set()
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 raise yaml.constructor.ConstructorError(
-                    "while reading a mapping", node.start_mark, "a key that is not plain text; quote the video id",
+                    "while reading a mapping",
+                    node.start_mark,
+                    "a key that is not plain text; quote the video id",
                     key_node.start_mark,
                 )
             if key_node.value in written:  # plain YAML keeps the last one silently
                 raise yaml.constructor.ConstructorError(
-                    "while reading a mapping", node.start_mark, f"the key {key_node.value!r} appears twice", key_node.start_mark
+                    "while reading a mapping",
+                    node.start_mark,
+                    f"the key {key_node.value!r} appears twice",
+                    key_node.start_mark,
                 )
             written.add(key_node.value)
         self.flatten_mapping(node)  # ``<<`` merge keys, as SafeLoader does; the mapping's own keys win
@@ -92,7 +97,9 @@ def load_overrides(path: str | Path | None, videos: Collection[str]) -> dict[str
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise OverridesError(f"{path}: must be a mapping from video id to {{merge: [[a, b], ...], split: [[a, b], ...]}}; {fix}")
+        raise OverridesError(
+            f"{path}: must be a mapping from video id to {{merge: [[a, b], ...], split: [[a, b], ...]}}; {fix}"
+        )
     problems, result = [], {}
     for video, entry in raw.items():
         if video == PEOPLE:
@@ -109,7 +116,9 @@ def load_overrides(path: str | Path | None, videos: Collection[str]) -> dict[str
             items = entry.get(kind) or []
             bad = [p for p in items if not _is_pair(p)] if isinstance(items, list) else [items]
             if bad:
-                problems.append(f"video {video!r}: {kind} must be a list of [track_id, track_id] pairs of two different ids; bad: {bad[0]!r}")
+                problems.append(
+                    f"video {video!r}: {kind} must be a list of [track_id, track_id] pairs of two different ids; bad: {bad[0]!r}"
+                )
                 continue
             pairs[kind] = tuple((int(a), int(b)) for a, b in items)
         if len(pairs) == len(KINDS):
@@ -150,7 +159,12 @@ def load_people_overrides(path: str | Path | None, videos: Collection[str]) -> d
             problems.append(f"{PEOPLE}.{kind} must be a list of pairs")
             continue
         for pair in items:
-            if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(k, str) for k in pair) and pair[0] != pair[1]):
+            if not (
+                isinstance(pair, list)
+                and len(pair) == 2
+                and all(isinstance(k, str) for k in pair)
+                and pair[0] != pair[1]
+            ):
                 problems.append(f"{PEOPLE}.{kind}: {pair!r} is not a pair of two different keys; {fix}")
                 continue
             for key in pair:

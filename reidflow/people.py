@@ -210,7 +210,9 @@ def link_people(
         if a == b:
             continue
         if b in apart[a]:
-            raise PeopleError(f"merge of identities {i} and {j} joins people that must stay apart (seen together or split)")
+            raise PeopleError(
+                f"merge of identities {i} and {j} joins people that must stay apart (seen together or split)"
+            )
         merge(a, b, forced=True)
 
     # Lazy max-heap of cluster pairs: an entry is stale once either cluster changed since it was pushed.
@@ -281,7 +283,9 @@ class _Identity:
     last_frame: int
 
 
-def read_video(video: str, tracks: str | Path, crops: str | Path, features: str | Path, clusters: str | Path) -> VideoIdentities:
+def read_video(
+    video: str, tracks: str | Path, crops: str | Path, features: str | Path, clusters: str | Path
+) -> VideoIdentities:
     """One video's stage files, reduced to what the people stage needs (no crop images are read)."""
     track_file = read_tracks(tracks)
     clusters_record = read_clusters(clusters)
@@ -295,7 +299,9 @@ def read_video(video: str, tracks: str | Path, crops: str | Path, features: str 
             kept[track_id] = TrackCropFeatures(by_track[track_id], c.metrics["rank"], c.metrics["quality"], c.frames)
     for name, record_video in (("tracks", track_file.meta.video), ("clusters", clusters_record.video)):
         if record_video != video:
-            raise PeopleError(f"{tracks if name == 'tracks' else clusters}: made for video {record_video!r}, not {video!r}; {REBUILD}")
+            raise PeopleError(
+                f"{tracks if name == 'tracks' else clusters}: made for video {record_video!r}, not {video!r}; {REBUILD}"
+            )
     return VideoIdentities(video, track_file.meta.info.fps, clusters_record, kept, track_file.rows)
 
 
@@ -328,16 +334,26 @@ def _identities(videos: Sequence[VideoIdentities], max_crops: int) -> list[_Iden
         for identity in sorted(v.clusters.identities, key=lambda i: i.id):
             missing = [t for t in identity.members if t not in v.tracks]
             if missing:
-                raise PeopleError(f"{v.video}: identity {identity.id} has track(s) {missing[:5]} without crop features; {REBUILD}")
+                raise PeopleError(
+                    f"{v.video}: identity {identity.id} has track(s) {missing[:5]} without crop features; {REBUILD}"
+                )
             members = [v.tracks[t] for t in identity.members]
             crops = best_crops([m.features for m in members], [m.rank for m in members], max_crops)
             best = max(
-                ((t, int(m.frames[i]), float(m.quality[i])) for t, m in zip(identity.members, members) for i in range(len(m.frames))),
+                (
+                    (t, int(m.frames[i]), float(m.quality[i]))
+                    for t, m in zip(identity.members, members)
+                    for i in range(len(m.frames))
+                ),
                 key=lambda c: c[2],
             )
             frames = np.concatenate([frames_of.get(t, np.zeros(0, np.int64)) for t in identity.members])
             first, last = (int(frames.min()), int(frames.max())) if len(frames) else (best[1], best[1])
-            out.append(_Identity(f"{v.video}:{identity.id}", v.video, identity.id, list(identity.members), crops, best, first, last))
+            out.append(
+                _Identity(
+                    f"{v.video}:{identity.id}", v.video, identity.id, list(identity.members), crops, best, first, last
+                )
+            )
     return out
 
 
@@ -348,7 +364,9 @@ def _resolve(key: str, index: dict[tuple[str, int], int], track_owner: dict[tupl
     video, kind, number = parts[0], parts[1], int(parts[2])
     table = track_owner if kind == "track" else index
     if (video, number) not in table:
-        raise PeopleError(f"people override {key!r}: video {video!r} has no {kind} {number} in an identity (see its report)")
+        raise PeopleError(
+            f"people override {key!r}: video {video!r} has no {kind} {number} in an identity (see its report)"
+        )
     return table[(video, number)]
 
 
@@ -384,9 +402,14 @@ def build_people(
     together = {
         (index[(v.video, a)], index[(v.video, b)])
         for v in videos
-        for a, b in cooccurring_identities(v.rows, v.clusters.identity_of(), int(v.clusters.params.get("cooccurrence_veto", 1)))
+        for a, b in cooccurring_identities(
+            v.rows, v.clusters.identity_of(), int(v.clusters.params.get("cooccurrence_veto", 1))
+        )
     }
-    split = {tuple(sorted((_resolve(a, index, track_owner), _resolve(b, index, track_owner)))) for a, b in overrides.split}
+    split: set[tuple[int, int]] = set()
+    for a, b in overrides.split:
+        x, y = _resolve(a, index, track_owner), _resolve(b, index, track_owner)
+        split.add((min(x, y), max(x, y)))
     merge = [(_resolve(a, index, track_owner), _resolve(b, index, track_owner)) for a, b in overrides.merge]
     labels, _ = link_people(n, candidates, settings.threshold, cannot_link=together | split, forced=merge)
     forced_people = {int(labels[a]) for a, _ in merge}
@@ -394,12 +417,14 @@ def build_people(
     for label in range(int(labels.max()) + 1 if n else 0):
         members = [identities[k] for k in np.flatnonzero(labels == label)]
         best = max(members, key=lambda i: i.best[2])
-        persons.append(Person(
-            id=label + 1,
-            appearances=[_appearance(i, _fps(videos, i.video)) for i in members],
-            representative=best.key,
-            decided_by="person" if label in forced_people else "clustering",
-        ))
+        persons.append(
+            Person(
+                id=label + 1,
+                appearances=[_appearance(i, _fps(videos, i.video)) for i in members],
+                representative=best.key,
+                decided_by="person" if label in forced_people else "clustering",
+            )
+        )
     return People(
         videos=[v.video for v in videos],
         params=asdict(settings),
@@ -416,9 +441,16 @@ def _fps(videos: Sequence[VideoIdentities], video: str) -> float:
 
 def _appearance(i: _Identity, fps: float) -> Appearance:
     return Appearance(
-        video=i.video, identity=i.identity, tracks=i.tracks, first_frame=i.first_frame, last_frame=i.last_frame,
-        first_time=round(i.first_frame / fps, 3), last_time=round(i.last_frame / fps, 3),
-        best_track=i.best[0], best_frame=i.best[1], best_quality=round(i.best[2], 4),
+        video=i.video,
+        identity=i.identity,
+        tracks=i.tracks,
+        first_frame=i.first_frame,
+        last_frame=i.last_frame,
+        first_time=round(i.first_frame / fps, 3),
+        last_time=round(i.last_frame / fps, 3),
+        best_track=i.best[0],
+        best_frame=i.best[1],
+        best_quality=round(i.best[2], 4),
     )
 
 
@@ -430,8 +462,12 @@ def _links(identities: list[_Identity], candidates: Candidates, labels: np.ndarr
 
 
 def _recommendations(
-    identities: list[_Identity], candidates: Candidates, labels: np.ndarray, together: set[tuple[int, int]],
-    split: set[tuple[int, int]], settings: PeopleSettings,
+    identities: list[_Identity],
+    candidates: Candidates,
+    labels: np.ndarray,
+    together: set[tuple[int, int]],
+    split: set[tuple[int, int]],
+    settings: PeopleSettings,
 ) -> list[PeopleRecommendation]:
     out = []
     for a, b, s in zip(candidates.left.tolist(), candidates.right.tolist(), candidates.similarity.tolist()):

@@ -42,7 +42,9 @@ def run(snakemake, main: Callable[[object], None]) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if snakemake.log:
         handlers.append(logging.FileHandler(snakemake.log[0], mode="w"))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=handlers, force=True)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=handlers, force=True
+    )
     logger = logging.getLogger("reidflow")
     rule = getattr(snakemake, "rule", "?")
     logger.info("rule %s, wildcards %s, threads %s", rule, dict(snakemake.wildcards.items()), snakemake.threads)

@@ -53,12 +53,12 @@ class StageSettings:
         Keys of the section that are no setting (``RUN_KEYS``) are left out; a missing one keeps its default.
         """
         values = {**section, **changes}
-        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})  # type: ignore[arg-type]  # subclasses are dataclasses
 
     @classmethod
     def params(cls, section: Mapping[str, Any]) -> dict[str, Any]:
         """The settings of a config section that results depend on: a rule's param."""
-        return {f.name: section[f.name] for f in fields(cls) if f.metadata.get("param", True)}
+        return {f.name: section[f.name] for f in fields(cls) if f.metadata.get("param", True)}  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,9 @@ class PeopleSettings(StageSettings):
     topk: int = 10
     max_crops: int = 16  # an identity's crops compared: its best by quality rank over all its tracks
     neighbours: int = 10  # candidate pairs per identity; a pair that is none counts as unlike
-    threshold: float = 0.65  # mean crop similarity above which identities are one person: 1 - cluster.distance_threshold
+    threshold: float = (
+        0.65  # mean crop similarity above which identities are one person: 1 - cluster.distance_threshold
+    )
     recommend_threshold: float = 0.45
 
 

@@ -42,11 +42,15 @@ def load_videos(sheet: str | Path, producible: Collection[str] = ()) -> dict[str
     """
     sheet = Path(sheet)
     if not sheet.is_file():
-        raise SheetError(f"{sheet}: video sheet not found; create it (columns: video, path[, gt]) or set 'videos' in the config")
+        raise SheetError(
+            f"{sheet}: video sheet not found; create it (columns: video, path[, gt]) or set 'videos' in the config"
+        )
     try:
         # utf-8-sig: spreadsheet programs often save a byte-order mark, which would stick to the first column name
         with open(sheet, newline="", encoding="utf-8-sig") as fh:
-            numbered = [(no, line) for no, line in enumerate(fh, start=1) if line.strip() and not line.lstrip().startswith("#")]
+            numbered = [
+                (no, line) for no, line in enumerate(fh, start=1) if line.strip() and not line.lstrip().startswith("#")
+            ]
     except UnicodeDecodeError:
         raise SheetError(f"{sheet}: not UTF-8 text; save the sheet as UTF-8 (tab-separated text)") from None
     line_numbers = [no for no, _ in numbered]
@@ -61,7 +65,9 @@ def load_videos(sheet: str | Path, producible: Collection[str] = ()) -> dict[str
     if missing:
         problems.append(f"missing column(s) {', '.join(missing)} (header must be tab-separated: video, path[, gt])")
     if unknown:
-        problems.append(f"unknown column(s) {', '.join(unknown)}; allowed: {', '.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}")
+        problems.append(
+            f"unknown column(s) {', '.join(unknown)}; allowed: {', '.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}"
+        )
     if len(set(header)) != len(header):
         problems.append("a column name appears twice in the header")
     if problems:
@@ -76,10 +82,14 @@ def load_videos(sheet: str | Path, producible: Collection[str] = ()) -> dict[str
         values = dict(zip(header, (v.strip() for v in row)))
         vid, path, gt = values["video"], values["path"], values.get("gt") or None
         if not VIDEO_ID.match(vid):
-            problems.append(f"{where}: video id {vid!r} must start with a letter or digit and use only letters, digits, '.', '_', '-'")
+            problems.append(
+                f"{where}: video id {vid!r} must start with a letter or digit and use only letters, digits, '.', '_', '-'"
+            )
             continue
         if vid in RESERVED_IDS:
-            problems.append(f"{where}: video id {vid!r} is reserved (results/{vid}/ holds the catalogue across videos); rename the video")
+            problems.append(
+                f"{where}: video id {vid!r} is reserved (results/{vid}/ holds the catalogue across videos); rename the video"
+            )
             continue
         if vid in videos:
             problems.append(f"{where}: duplicate video id {vid!r}; ids must be unique")
@@ -89,16 +99,22 @@ def load_videos(sheet: str | Path, producible: Collection[str] = ()) -> dict[str
             continue
         bad = [p for p in (path, gt) if p and PATH_VARIABLE.search(p)]
         if bad:
-            problems.append(f"{where}: {bad[0]!r} contains '<name>', which Snakemake reads as a path variable; rename the file")
+            problems.append(
+                f"{where}: {bad[0]!r} contains '<name>', which Snakemake reads as a path variable; rename the file"
+            )
             continue
         bad = [p for p in (path, gt) if p and BRACES.search(p)]
         if bad:
-            problems.append(f"{where}: {bad[0]!r} contains '{{' or '}}', which Snakemake reads as a wildcard; rename the file (or link it under a name without braces)")
+            problems.append(
+                f"{where}: {bad[0]!r} contains '{{' or '}}', which Snakemake reads as a wildcard; rename the file (or link it under a name without braces)"
+            )
             continue
         if path not in producible and not Path(path).is_file():
             problems.append(f"{where}: video file {path!r} of {vid!r} does not exist; fix the path or remove the row")
         if gt is not None and not Path(gt).is_file():
-            problems.append(f"{where}: ground-truth file {gt!r} of {vid!r} does not exist; fix the path or leave 'gt' empty")
+            problems.append(
+                f"{where}: ground-truth file {gt!r} of {vid!r} does not exist; fix the path or leave 'gt' empty"
+            )
         videos[vid] = VideoEntry(vid, path, gt)
     if problems:
         raise SheetError("invalid video sheet:\n  " + "\n  ".join(problems))

@@ -24,11 +24,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from reidflow import ReidflowError
+from reidflow.formats.base import REBUILD
+from reidflow.formats.similarity import Distribution, Similarity, SimilarPair
+from reidflow.formats.tracks import TrackRows
 from reidflow.ids import RepeatedIdError, locate, pairs_at_or_above
 from reidflow.settings import SimilaritySettings
-from reidflow.formats.base import REBUILD
-from reidflow.formats.similarity import Distribution, SimilarPair, Similarity
-from reidflow.formats.tracks import TrackRows
 
 AGGREGATIONS = ("mean", "mean_embedding", "median", "max", "topk_mean")
 # Crop-pair similarities held at once per tile (float32); peak memory is about twice this.
@@ -63,7 +63,9 @@ def aggregate(
         return np.zeros((0, 0), dtype=np.float32)
     dims = {t.shape[1] if t.ndim == 2 else None for t in tracks}
     if len(dims) != 1 or None in dims:
-        raise SimilarityError(f"every track needs a (K, D) feature matrix with the same D; got dims {sorted(map(str, dims))}")
+        raise SimilarityError(
+            f"every track needs a (K, D) feature matrix with the same D; got dims {sorted(map(str, dims))}"
+        )
     empty = [i for i, t in enumerate(tracks) if len(t) == 0]
     if empty:
         raise SimilarityError(f"tracks at positions {empty[:10]} have no crop features; every track needs at least one")
@@ -107,9 +109,9 @@ def _crop_pair_similarity(tracks: list[np.ndarray], aggregation: str, topk: int,
         for c0 in range(r0, n, side):
             c1 = min(n, c0 + side)
             a, b = r1 - r0, c1 - c0
-            sims = sims_buffer[: a * kmax * b * kmax].reshape(a * kmax, b * kmax)
-            np.matmul(flat[r0 * kmax : r1 * kmax], flat[c0 * kmax : c1 * kmax].T, out=sims)
-            sims = sims.reshape(a, kmax, b, kmax)
+            product = sims_buffer[: a * kmax * b * kmax].reshape(a * kmax, b * kmax)
+            np.matmul(flat[r0 * kmax : r1 * kmax], flat[c0 * kmax : c1 * kmax].T, out=product)
+            sims = product.reshape(a, kmax, b, kmax)
             if uneven:
                 fill = np.inf if aggregation == "median" else -np.inf
                 sims[~valid[r0:r1]] = fill
@@ -118,6 +120,7 @@ def _crop_pair_similarity(tracks: list[np.ndarray], aggregation: str, topk: int,
                 matrix[r0:r1, c0:c1] = sims.max(axis=1).max(axis=2)
                 continue
             # one sorted row of crop pairs per track pair (sorting 256 floats beats np.partition)
+            assert pairs_buffer is not None  # allocated for every aggregation but max
             pairs = pairs_buffer[: a * b * kmax * kmax].reshape(a, b, kmax * kmax)
             np.copyto(pairs.reshape(a, b, kmax, kmax), sims.transpose(0, 2, 1, 3))
             pairs.sort(axis=-1)
@@ -125,7 +128,9 @@ def _crop_pair_similarity(tracks: list[np.ndarray], aggregation: str, topk: int,
     return matrix
 
 
-def _reduce_sorted(pairs: np.ndarray, aggregation: str, topk: int, counts_a: np.ndarray, counts_b: np.ndarray, uneven: bool) -> np.ndarray:
+def _reduce_sorted(
+    pairs: np.ndarray, aggregation: str, topk: int, counts_a: np.ndarray, counts_b: np.ndarray, uneven: bool
+) -> np.ndarray:
     """Aggregate (A, B, Kmax^2) ascending crop-pair similarities to (A, B).
 
     Padding sorts to the end (+inf, median) or to the front (-inf, topk_mean).
@@ -194,20 +199,24 @@ def distribution(values: np.ndarray, bins: int) -> Distribution:
     edges = np.linspace(-1.0, 1.0, bins + 1)
     values = np.asarray(values, dtype=np.float64)
     counts, _ = np.histogram(np.clip(values, -1.0, 1.0), bins=edges)
-    histogram = dict(histogram_edges=[round(float(e), 6) for e in edges], histogram_counts=[int(c) for c in counts])
+    histogram_edges = [round(float(e), 6) for e in edges]
+    histogram_counts = [int(c) for c in counts]
     if len(values) == 0:
-        return Distribution(count=0, min=None, max=None, mean=None, std=None, **histogram)
+        return Distribution(0, None, None, None, None, histogram_edges, histogram_counts)
     return Distribution(
         count=len(values),
         min=float(values.min()),
         max=float(values.max()),
         mean=float(values.mean()),
         std=float(values.std()),
-        **histogram,
+        histogram_edges=histogram_edges,
+        histogram_counts=histogram_counts,
     )
 
 
-def similar_pairs(track_ids: Sequence[int], matrix: np.ndarray, cooc: np.ndarray, threshold: float) -> list[SimilarPair]:
+def similar_pairs(
+    track_ids: Sequence[int], matrix: np.ndarray, cooc: np.ndarray, threshold: float
+) -> list[SimilarPair]:
     """Pairs at or above ``threshold``, most similar first (ties: smaller ids first)."""
     ids = np.asarray(track_ids, dtype=np.int64)
     a, b = pairs_at_or_above(ids, matrix, threshold)
@@ -270,7 +279,9 @@ def _check_features(track_ids: Sequence[int], features: Sequence[np.ndarray], fe
     shapes = [np.shape(f) for f in features]
     empty = [int(t) for t, shape in zip(ids, shapes) if len(shape) == 2 and shape[0] == 0]
     if empty:
-        raise SimilarityError(f"{features_file}: track(s) {', '.join(map(str, empty[:10]))} have no crop features; {fix}")
+        raise SimilarityError(
+            f"{features_file}: track(s) {', '.join(map(str, empty[:10]))} have no crop features; {fix}"
+        )
     dims = [shape[1] if len(shape) == 2 else None for shape in shapes]
     odd = [f"{int(t)} {shape}" for t, shape, dim in zip(ids, shapes, dims) if dim is None or dim != dims[0]]
     if odd:

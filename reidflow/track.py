@@ -81,7 +81,9 @@ TRACKER_PARAMS: dict[str, TrackerParam] = {
     "proximity_thresh": TrackerParam(_is_fraction, "a number in [0, 1]", ("botsort",)),
     "appearance_thresh": TrackerParam(_is_fraction, "a number in [0, 1]", ("botsort",)),
     "with_reid": TrackerParam(
-        lambda v: v is False, "false: with_reid is not supported (reidflow's own ReID stages merge tracks)", ("botsort",)
+        lambda v: v is False,
+        "false: with_reid is not supported (reidflow's own ReID stages merge tracks)",
+        ("botsort",),
     ),
 }
 
@@ -158,13 +160,17 @@ class OnnxPersonDetector:
         in_w, in_h = new_w + (-new_w) % 32, new_h + (-new_h) % 32
         batch = np.full((len(frames), in_h, in_w, 3), 114, dtype=np.uint8)
         for i, frame in enumerate(frames):
-            resized = frame if (new_w, new_h) == (w, h) else cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+            resized = (
+                frame if (new_w, new_h) == (w, h) else cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+            )
             batch[i, top : top + new_h, left : left + new_w] = resized
         tensor = np.ascontiguousarray(batch[..., ::-1].transpose(0, 3, 1, 2), dtype=np.float32)
         tensor *= 1.0 / 255.0
         return tensor, (gain, left, top)
 
-    def postprocess(self, output: np.ndarray, geometry: tuple[float, int, int], shape: tuple[int, int]) -> list[np.ndarray]:
+    def postprocess(
+        self, output: np.ndarray, geometry: tuple[float, int, int], shape: tuple[int, int]
+    ) -> list[np.ndarray]:
         import torch
         from torchvision.ops import nms
 
@@ -241,8 +247,15 @@ class TorchPersonDetector:
     def __call__(self, frames: Sequence[np.ndarray]) -> list[np.ndarray]:
         s = self.settings
         results = self.model.predict(
-            list(frames), imgsz=s.imgsz, conf=s.conf, iou=s.iou, max_det=s.max_det, classes=[PERSON_CLASS],
-            device=self.device, half=s.half and self.device != "cpu", verbose=False,
+            list(frames),
+            imgsz=s.imgsz,
+            conf=s.conf,
+            iou=s.iou,
+            max_det=s.max_det,
+            classes=[PERSON_CLASS],
+            device=self.device,
+            half=s.half and self.device != "cpu",
+            verbose=False,
         )
         return [r.boxes.data[:, :5].cpu().numpy().astype(np.float32) for r in results]
 
@@ -352,5 +365,12 @@ def track_video(
         flush(pending)
     rows = TrackRows.concatenate(parts)
     elapsed = time.monotonic() - started
-    log.info("done: %d frames, %d tracks, %d rows in %.1f s (%.1f frames/s)", done, len(np.unique(rows.track_ids)), len(rows), elapsed, done / max(elapsed, 1e-9))
+    log.info(
+        "done: %d frames, %d tracks, %d rows in %.1f s (%.1f frames/s)",
+        done,
+        len(np.unique(rows.track_ids)),
+        len(rows),
+        elapsed,
+        done / max(elapsed, 1e-9),
+    )
     return rows, reader.info_after_read()

@@ -28,7 +28,9 @@ def _open(path: Path) -> cv2.VideoCapture:
         raise VideoError(f"{path}: video file is empty (0 bytes); replace it with the real video or remove its row")
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
-        raise VideoError(f"{path}: cannot be opened as a video (corrupt or not a video); re-export it (e.g. ffmpeg -i IN -c:v libx264 OUT.mp4) or remove its row")
+        raise VideoError(
+            f"{path}: cannot be opened as a video (corrupt or not a video); re-export it (e.g. ffmpeg -i IN -c:v libx264 OUT.mp4) or remove its row"
+        )
     return cap
 
 
@@ -43,7 +45,12 @@ def probe(path: str | Path) -> VideoInfo:
 
 def _info(cap: cv2.VideoCapture, frame_count: int) -> VideoInfo:
     fps = float(cap.get(cv2.CAP_PROP_FPS)) or 25.0
-    return VideoInfo(fps=fps, width=int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), height=int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), frame_count=frame_count)
+    return VideoInfo(
+        fps=fps,
+        width=int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+        height=int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        frame_count=frame_count,
+    )
 
 
 class FrameReader:
@@ -116,7 +123,9 @@ class FrameReader:
         if self._error is not None:
             raise self._error
         if self.frames_read == 0:
-            raise VideoError(f"{self.path}: no frame could be decoded (corrupt or unsupported codec); re-export the video or remove its row")
+            raise VideoError(
+                f"{self.path}: no frame could be decoded (corrupt or unsupported codec); re-export the video or remove its row"
+            )
 
     @property
     def frames_missing(self) -> int:
@@ -136,5 +145,7 @@ def check_complete(path: str | Path, info: VideoInfo, on_truncated: str) -> None
         return
     message = f"{path}: truncated or damaged video: {info.shortfall}"
     if on_truncated == "fail":
-        raise VideoError(f"{message}; replace the file with a complete copy, or set track.on_truncated: warn to keep the frames that decode")
+        raise VideoError(
+            f"{message}; replace the file with a complete copy, or set track.on_truncated: warn to keep the frames that decode"
+        )
     log.warning("%s; results cover only those frames (track.on_truncated: fail refuses such files)", message)

@@ -27,9 +27,14 @@ def main(smk):
     )
     write_clusters(smk.output.clusters, record)
     tracks = sum(len(i.members) for i in record.identities)
-    log.info("%d tracks -> %d identities, %d merges (%d by a person), %d recommendations", tracks,
-             len(record.identities), len(record.merges), sum(m.decided_by == "person" for m in record.merges),
-             len(record.recommendations))
+    log.info(
+        "%d tracks -> %d identities, %d merges (%d by a person), %d recommendations",
+        tracks,
+        len(record.identities),
+        len(record.merges),
+        sum(m.decided_by == "person" for m in record.merges),
+        len(record.recommendations),
+    )
 
 
 runtime.run(snakemake, main)  # noqa: F821

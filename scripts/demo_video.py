@@ -12,7 +12,11 @@ from reidflow import assets, runtime
 def main(smk):
     log = logging.getLogger("reidflow").info
     assets.fetch(
-        smk.output.video, smk.params.url, smk.params.sha256, local_copies=assets.DEMO_VIDEO_LOCAL, log=log,
+        smk.output.video,
+        smk.params.url,
+        smk.params.sha256,
+        local_copies=assets.DEMO_VIDEO_LOCAL,
+        log=log,
         hint=assets.demo_video_hint(smk.output.video),
     )
 

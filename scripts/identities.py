@@ -19,8 +19,12 @@ def main(smk):
         read_tracks(smk.input.tracks), read_clusters(smk.input.clusters), smk.params.min_track_frames
     )
     write_identities(smk.output.npz, smk.output.txt, record)
-    log.info("%d detections, %d with an identity; %d tracks in none", len(record.rows),
-             int((record.identity_ids >= 0).sum()), len(record.unassigned))
+    log.info(
+        "%d detections, %d with an identity; %d tracks in none",
+        len(record.rows),
+        int((record.identity_ids >= 0).sum()),
+        len(record.unassigned),
+    )
 
 
 runtime.run(snakemake, main)  # noqa: F821

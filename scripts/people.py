@@ -27,8 +27,14 @@ def main(smk):
     write_people(smk.output.people, record)
     identities = sum(len(p.appearances) for p in record.people)
     across = sum(len(p.videos) > 1 for p in record.people)
-    log.info("%d videos, %d identities -> %d people (%d in more than one video), %d recommendations",
-             len(videos), identities, len(record.people), across, len(record.recommendations))
+    log.info(
+        "%d videos, %d identities -> %d people (%d in more than one video), %d recommendations",
+        len(videos),
+        identities,
+        len(record.people),
+        across,
+        len(record.recommendations),
+    )
 
 
 runtime.run(snakemake, main)  # noqa: F821

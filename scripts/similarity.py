@@ -28,8 +28,15 @@ def main(smk):
     )
     write_similarity(smk.output.similarity, record)
     d = record.distribution
-    log.info("%d tracks, %d pairs >= %.2f; off-diagonal %s: mean %s, std %s", len(record.track_ids), len(record.pairs),
-             record.threshold, record.aggregation, d.mean, d.std)
+    log.info(
+        "%d tracks, %d pairs >= %.2f; off-diagonal %s: mean %s, std %s",
+        len(record.track_ids),
+        len(record.pairs),
+        record.threshold,
+        record.aggregation,
+        d.mean,
+        d.std,
+    )
 
 
 runtime.run(snakemake, main)  # noqa: F821

@@ -20,7 +20,9 @@ def main(smk):
         params = track.tracker_params(settings.tracker, settings.tracker_params)
         detector = track.build_detector(smk.input.weights, smk.input.get("onnx"), settings, smk.threads, gpu=gpu_job)
         rows, info = track.track_video(smk.input.video, detector, params, settings.vid_stride, settings.batch)
-    video.check_complete(smk.input.video, info, settings.on_truncated)  # a truncated file: warn (recorded in info) or fail
+    video.check_complete(
+        smk.input.video, info, settings.on_truncated
+    )  # a truncated file: warn (recorded in info) or fail
     meta = TracksMeta(
         video=smk.wildcards.video,
         source=str(smk.input.video),

@@ -13,11 +13,16 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-
 from conftest import missing
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's: a browser is never downloaded
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 
 
 class Tags(HTMLParser):

@@ -68,7 +68,9 @@ def vtest_video() -> Path:
         return shared
     target = REPO / "resources" / "demo" / "vtest.avi"
     try:
-        return assets.fetch(target, assets.DEMO_VIDEO_URL, assets.DEMO_VIDEO_SHA256, local_copies=assets.DEMO_VIDEO_LOCAL)
+        return assets.fetch(
+            target, assets.DEMO_VIDEO_URL, assets.DEMO_VIDEO_SHA256, local_copies=assets.DEMO_VIDEO_LOCAL
+        )
     except assets.AssetError as err:
         missing(f"no {SHARED} (set REIDFLOW_SHARED) and the demo video could not be fetched: {err}")
 
@@ -154,7 +156,18 @@ class Workdir:
         (self.path / "config" / "videos.tsv").write_text("\n".join(lines) + "\n")
 
     def snakemake(self, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
-        cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(self.snakefile), "--directory", str(self.path), "--cores", "2", *args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(self.snakefile),
+            "--directory",
+            str(self.path),
+            "--cores",
+            "2",
+            *args,
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         if check and proc.returncode != 0:
             raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")

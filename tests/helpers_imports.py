@@ -75,4 +75,6 @@ def third_party_imports(script: Path) -> set[str]:
     tops = set()
     for path in {script} | reidflow_files(script):
         tops.update(name.split(".")[0] for name in imported_names(path))
-    return {top for top in tops if top and top != "reidflow" and top != "__future__" and top not in sys.stdlib_module_names}
+    return {
+        top for top in tops if top and top != "reidflow" and top != "__future__" and top not in sys.stdlib_module_names
+    }

@@ -52,7 +52,9 @@ def test_resolve_prefers_local_dir_then_download_path(tmp_path):
     registry = assets.load_registry(REGISTRY)
     (tmp_path / "yolov8n.pt").write_bytes(b"w")
     assert assets.resolve_model("yolov8n.pt", tmp_path, registry) == str(tmp_path / "yolov8n.pt")
-    assert assets.resolve_model("osnet_x0_25_msmt17.pth", tmp_path, registry) == "resources/models/osnet_x0_25_msmt17.pth"
+    assert (
+        assets.resolve_model("osnet_x0_25_msmt17.pth", tmp_path, registry) == "resources/models/osnet_x0_25_msmt17.pth"
+    )
     assert assets.resolve_model("yolov8n.pt", None, registry) == "resources/models/yolov8n.pt"
     with pytest.raises(AssetError, match="unknown.pt"):
         assets.resolve_model("unknown.pt", tmp_path, registry)

@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 import pytest
+from helpers_identities import rows_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.cluster import AgglomerativeClustering
@@ -13,8 +14,6 @@ from reidflow.cluster import ClusterSettings, agglomerate
 from reidflow.formats.clusters import read_clusters, write_clusters
 from reidflow.formats.similarity import Similarity
 from reidflow.overrides import Overrides, OverridesError, load_overrides, overrides_param
-
-from helpers_identities import rows_for
 
 
 def same_partition(a, b):
@@ -70,9 +69,13 @@ def test_without_vetoes_equals_scikit_learn(linkage):
             distance = random_distance(rng, n)
             threshold = random_threshold(rng, distance, quantile)
             labels, steps = agglomerate(distance, np.zeros((n, n), bool), linkage, threshold)
-            expected = AgglomerativeClustering(
-                n_clusters=None, metric="precomputed", linkage=linkage, distance_threshold=threshold
-            ).fit(distance).labels_
+            expected = (
+                AgglomerativeClustering(
+                    n_clusters=None, metric="precomputed", linkage=linkage, distance_threshold=threshold
+                )
+                .fit(distance)
+                .labels_
+            )
             assert same_partition(labels, expected), (n, quantile)
             assert len(steps) == n - (labels.max() + 1)
 
@@ -136,13 +139,15 @@ def similarity_record(matrix, rows, ids=None):
 
 # Tracks 1..5: 1 and 2 seen together in frames 10-19; 1~3 very similar; 4 somewhat like 1 and 3; 5 unlike all.
 SCENE = rows_for({1: (0, 19), 2: (10, 29), 3: (40, 69), 4: (70, 79), 5: (80, 84)})
-SIMS = np.array([
-    [1.0, 0.9, 0.8, 0.6, 0.1],
-    [0.9, 1.0, 0.7, 0.3, 0.1],
-    [0.8, 0.7, 1.0, 0.55, 0.1],
-    [0.6, 0.3, 0.55, 1.0, 0.2],
-    [0.1, 0.1, 0.1, 0.2, 1.0],
-])
+SIMS = np.array(
+    [
+        [1.0, 0.9, 0.8, 0.6, 0.1],
+        [0.9, 1.0, 0.7, 0.3, 0.1],
+        [0.8, 0.7, 1.0, 0.55, 0.1],
+        [0.6, 0.3, 0.55, 1.0, 0.2],
+        [0.1, 0.1, 0.1, 0.2, 1.0],
+    ]
+)
 
 
 def clusters_of(record):
@@ -154,13 +159,22 @@ def test_clusters_record(tmp_path):
     write_clusters(tmp_path / "c.json", record)
     back = read_clusters(tmp_path / "c.json")
     assert back == record
-    assert back.params == {"linkage": "average", "distance_threshold": 0.35, "cooccurrence_veto": 1, "recommend_threshold": 0.5}
+    assert back.params == {
+        "linkage": "average",
+        "distance_threshold": 0.35,
+        "cooccurrence_veto": 1,
+        "recommend_threshold": 0.5,
+    }
     assert back.overrides == {"merge": [], "split": []}
     first, *others = back.identities
     # longest seen first: track 3 (30 frames) before track 1 (20); identities by frames covered
     assert (first.id, first.members, first.representative, first.frames_covered) == (1, [3, 1], 3, 50)
     assert first.mean_similarity == pytest.approx(0.8) and first.decided_by == "clustering"
-    assert [(i.id, i.members, i.frames_covered, i.mean_similarity) for i in others] == [(2, [2], 20, None), (3, [4], 10, None), (4, [5], 5, None)]
+    assert [(i.id, i.members, i.frames_covered, i.mean_similarity) for i in others] == [
+        (2, [2], 20, None),
+        (3, [4], 10, None),
+        (4, [5], 5, None),
+    ]
     assert [(m.left, m.right, m.similarity, m.decided_by) for m in back.merges] == [([1], [3], 0.8, "clustering")]
     # 2~3 never co-occur, but 3's identity holds 1, seen with 2: the veto is the reason there too
     assert [(r.a, r.b, r.similarity, r.cooccurrence, r.reason) for r in back.recommendations] == [
@@ -173,7 +187,9 @@ def test_clusters_record(tmp_path):
 
 def test_linkage_and_veto_settings_change_the_result():
     rows = SCENE
-    single = cluster.build_clusters(similarity_record(SIMS, rows), rows, ClusterSettings(linkage="single", distance_threshold=0.42))
+    single = cluster.build_clusters(
+        similarity_record(SIMS, rows), rows, ClusterSettings(linkage="single", distance_threshold=0.42)
+    )
     assert clusters_of(single) == [[1, 3, 4], [2], [5]]  # single: 4 joins at max(0.6, 0.55) = 0.6 > 0.58
     average = cluster.build_clusters(similarity_record(SIMS, rows), rows, ClusterSettings(distance_threshold=0.42))
     assert clusters_of(average) == [[1, 3], [2], [4], [5]]  # average: (0.6 + 0.55) / 2 = 0.575, not above 0.58
@@ -197,12 +213,15 @@ def test_overrides_merge_and_split():
     assert all(m.decided_by == "clustering" for m in split.merges)
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (Overrides(merge=((1, 2),)), "tracks 1 and 2 into one identity, but they are seen together in 10 frame"),
-    (Overrides(merge=((1, 3), (3, 2))), "tracks 1 and 2 into one identity"),
-    (Overrides(merge=((1, 3),), split=((3, 1),)), "tracks 1 and 3 into one identity, but they are to be split"),
-    (Overrides(split=((1, 99),)), "unknown track id(s) 99"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (Overrides(merge=((1, 2),)), "tracks 1 and 2 into one identity, but they are seen together in 10 frame"),
+        (Overrides(merge=((1, 3), (3, 2))), "tracks 1 and 2 into one identity"),
+        (Overrides(merge=((1, 3),), split=((3, 1),)), "tracks 1 and 3 into one identity, but they are to be split"),
+        (Overrides(split=((1, 99),)), "unknown track id(s) 99"),
+    ],
+)
 def test_bad_overrides_are_errors_naming_file_and_tracks(overrides, message):
     with pytest.raises(OverridesError, match="^ovr.yaml: video 'v': ") as err:
         cluster.build_clusters(similarity_record(SIMS, SCENE), SCENE, overrides=overrides, overrides_file="ovr.yaml")
@@ -225,7 +244,9 @@ def test_load_overrides(tmp_path):
 def test_overrides_video_ids_are_the_text_as_written(tmp_path):
     """Plain YAML reads 001 and 1 both as the int 1, 1_0 as 10 and on/yes as True."""
     path = tmp_path / "overrides.yaml"
-    path.write_text("001:\n  merge: [[1, 2]]\n1:\n  split: [[3, 4]]\n1_0: {split: [[5, 6]]}\non: {merge: [[7, 8]]}\nyes: {}\n")
+    path.write_text(
+        "001:\n  merge: [[1, 2]]\n1:\n  split: [[3, 4]]\n1_0: {split: [[5, 6]]}\non: {merge: [[7, 8]]}\nyes: {}\n"
+    )
     found = load_overrides(path, ["001", "1", "1_0", "10", "on", "yes"])
     assert found == {
         "001": Overrides(merge=((1, 2),)),
@@ -238,16 +259,19 @@ def test_overrides_video_ids_are_the_text_as_written(tmp_path):
         load_overrides(path, ["1", "1_0", "on", "yes"])
 
 
-@pytest.mark.parametrize("text, message", [
-    ("x:\n  merge: [[1, 2]]\n", "video 'x' is not in the video sheet"),
-    ("a:\n  merge: [[1, 2, 3]]\n", "merge must be a list of [track_id, track_id] pairs"),
-    ("a:\n  split: [[1, 1]]\n", "two different ids"),
-    ("a:\n  join: [[1, 2]]\n", "expected keys merge and split only"),
-    ("[1, 2]\n", "must be a mapping from video id"),
-    ("a: [\n", "not valid YAML"),
-    ("a: {}\na:\n  merge: [[1, 2]]\n", "the key 'a' appears twice"),
-    ("? [a, b]\n: {}\n", "quote the video id"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("x:\n  merge: [[1, 2]]\n", "video 'x' is not in the video sheet"),
+        ("a:\n  merge: [[1, 2, 3]]\n", "merge must be a list of [track_id, track_id] pairs"),
+        ("a:\n  split: [[1, 1]]\n", "two different ids"),
+        ("a:\n  join: [[1, 2]]\n", "expected keys merge and split only"),
+        ("[1, 2]\n", "must be a mapping from video id"),
+        ("a: [\n", "not valid YAML"),
+        ("a: {}\na:\n  merge: [[1, 2]]\n", "the key 'a' appears twice"),
+        ("? [a, b]\n: {}\n", "quote the video id"),
+    ],
+)
 def test_bad_overrides_files(tmp_path, text, message):
     path = tmp_path / "overrides.yaml"
     path.write_text(text)
@@ -259,8 +283,13 @@ def test_bad_overrides_files(tmp_path, text, message):
 
 
 def test_repeated_track_ids_name_the_similarity_file():
-    record = Similarity("v", [1, 2, 1], "mean", {}, 0.5, np.eye(3), np.zeros((3, 3), int), [], similarity.distribution([], 4))
-    with pytest.raises(cluster.ClusterError, match=r"^results/v/similarity.json: track id\(s\) 1 listed more than once.*run `snakemake` again"):
+    record = Similarity(
+        "v", [1, 2, 1], "mean", {}, 0.5, np.eye(3), np.zeros((3, 3), int), [], similarity.distribution([], 4)
+    )
+    with pytest.raises(
+        cluster.ClusterError,
+        match=r"^results/v/similarity.json: track id\(s\) 1 listed more than once.*run `snakemake` again",
+    ):
         cluster.build_clusters(record, SCENE, similarity_file="results/v/similarity.json")
 
 

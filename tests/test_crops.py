@@ -34,8 +34,14 @@ def first_frame(video):
 
 def make_tracks(rows: TrackRows) -> Tracks:
     meta = TracksMeta(
-        video="syn", source="synthetic.avi", info=VideoInfo(10.0, W, H, N_FRAMES), vid_stride=1,
-        detector="yolov8n.pt", detector_sha256="0" * 64, tracker="bytetrack", tracker_params={},
+        video="syn",
+        source="synthetic.avi",
+        info=VideoInfo(10.0, W, H, N_FRAMES),
+        vid_stride=1,
+        detector="yolov8n.pt",
+        detector_sha256="0" * 64,
+        tracker="bytetrack",
+        tracker_params={},
     )
     return Tracks(rows, meta)
 
@@ -75,7 +81,10 @@ def test_crops_file_round_trip_and_pixels(video, tmp_path):
             person = reader.read(tid)
             assert person.crops.shape == (8, 256, 128, 3) and person.crops.dtype == np.uint8
             for crop, frame, box in zip(person.crops, person.frames, person.boxes):
-                expected = cv2.cvtColor(cv2.resize(frames[frame][int(box[1]) : int(box[3]), int(box[0]) : int(box[2])], (128, 256)), cv2.COLOR_BGR2RGB)
+                expected = cv2.cvtColor(
+                    cv2.resize(frames[frame][int(box[1]) : int(box[3]), int(box[0]) : int(box[2])], (128, 256)),
+                    cv2.COLOR_BGR2RGB,
+                )
                 np.testing.assert_array_equal(crop, expected)
             assert sorted(person.metrics["rank"]) == list(range(1, 9))
             order = np.argsort(person.metrics["rank"])
@@ -104,9 +113,16 @@ def test_blurred_crop_is_less_sharp(first_frame):
 def test_truncation_and_occlusion_flags():
     boxes = np.array([[0, 10, 50, 100], [100, 10, 150, 100], [200, 150, 320, 240]], dtype=np.float32)
     assert list(crops.truncated(boxes, W, H, margin=2)) == [True, False, True]
-    rows = TrackRows([0, 0, 0, 1], [1, 2, 3, 1], [[0, 0, 100, 100], [50, 0, 150, 100], [300, 200, 310, 220], [0, 0, 100, 100]], [1] * 4)
+    rows = TrackRows(
+        [0, 0, 0, 1],
+        [1, 2, 3, 1],
+        [[0, 0, 100, 100], [50, 0, 150, 100], [300, 200, 310, 220], [0, 0, 100, 100]],
+        [1] * 4,
+    )
     np.testing.assert_allclose(crops.occlusion(rows), [0.5, 0.5, 0.0, 0.0])
-    np.testing.assert_allclose(crops.occlusion(rows, of=np.array([3, 1])), [0.0, 0.5], err_msg="only the rows asked for")
+    np.testing.assert_allclose(
+        crops.occlusion(rows, of=np.array([3, 1])), [0.0, 0.5], err_msg="only the rows asked for"
+    )
 
 
 def test_ranks_are_a_permutation_by_quality():
@@ -129,7 +145,9 @@ def test_empty_tracks_give_a_valid_empty_file(video, tmp_path):
 
 def test_no_crops_per_person_is_refused(video, tmp_path):
     with pytest.raises(crops.CropsError, match="crops_per_person"):
-        crops.extract_crops(video, make_tracks(walking_tracks()), settings(crops_per_person=0), tmp_path / "c.h5", "syn")
+        crops.extract_crops(
+            video, make_tracks(walking_tracks()), settings(crops_per_person=0), tmp_path / "c.h5", "syn"
+        )
 
 
 def test_tracks_of_another_video_fail_clearly(video, tmp_path):

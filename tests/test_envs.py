@@ -7,7 +7,6 @@ import tomllib
 from pathlib import Path
 
 import yaml
-
 from helpers_imports import third_party_imports
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,7 +30,9 @@ def test_conda_envs_pin_the_pip_versions():
         deps = yaml.safe_load(env_file.read_text())["dependencies"]
         pip_section = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
         for name, version in pins(pip_section).items():
-            assert pip_pins.get(name) == version, f"{env_file.name}: {name}=={version}, pyproject pins {pip_pins.get(name)}"
+            assert pip_pins.get(name) == version, (
+                f"{env_file.name}: {name}=={version}, pyproject pins {pip_pins.get(name)}"
+            )
 
 
 def test_snakefmt_check_passes():
@@ -94,4 +95,6 @@ def test_each_rule_env_holds_what_its_code_imports():
         have = provided_by(pinned)
         for module in sorted(third_party_imports(REPO / script)):
             candidates = {_norm(d) for d in distributions.get(module, [module])}
-            assert candidates & have, f"rule {rule}: {script} (or a reidflow module it uses) imports {module}, which {env} lacks"
+            assert candidates & have, (
+                f"rule {rule}: {script} (or a reidflow module it uses) imports {module}, which {env} lacks"
+            )

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from helpers_identities import walker
 
 from reidflow import evaluate
 from reidflow.evaluate import EvaluateError
@@ -9,8 +10,6 @@ from reidflow.formats.clusters import Clusters, Identity
 from reidflow.formats.evaluation import read_evaluation, write_evaluation
 from reidflow.formats.mot import read_mot, write_mot
 from reidflow.formats.tracks import TrackRows
-
-from helpers_identities import walker
 
 FRAMES = np.arange(40)  # walker's default
 
@@ -35,7 +34,12 @@ def test_merging_a_split_person_raises_idf1(ground_truth, tmp_path):
     after = walker(13, 100.0, np.arange(50, 60))
     hyp = TrackRows.concatenate([walker(split_ids, 0.0), walker(12, 400.0), after])
     record = evaluate.evaluate_identities(
-        "v", read_mot(ground_truth), hyp, clusters_of([[10, 11], [12], [13]]), evaluate.EvaluateSettings(iou_threshold=0.5), str(ground_truth)
+        "v",
+        read_mot(ground_truth),
+        hyp,
+        clusters_of([[10, 11], [12], [13]]),
+        evaluate.EvaluateSettings(iou_threshold=0.5),
+        str(ground_truth),
     )
     write_evaluation(tmp_path / "e.json", record)
     back = read_evaluation(tmp_path / "e.json")
@@ -87,7 +91,9 @@ def test_ignored_ground_truth_rows_do_not_widen_the_span():
 
 def test_ground_truth_outside_the_processed_frames_is_an_error():
     gt = walker(1, 0.0, np.arange(50, 60))
-    with pytest.raises(EvaluateError, match=r"gt.txt: the ground truth spans MOTChallenge frames 51-60, but the tracker processed none"):
+    with pytest.raises(
+        EvaluateError, match=r"gt.txt: the ground truth spans MOTChallenge frames 51-60, but the tracker processed none"
+    ):
         evaluate.evaluate_identities("v", gt, walker(5, 0.0), clusters_of([[5]]), ground_truth="gt.txt", frame_count=50)
     assert evaluate.processed_frames(3, 12, vid_stride=4, frame_count=12).tolist() == [4, 8]
 
@@ -114,7 +120,12 @@ def test_relabel():
     )
     out = evaluate.relabel(rows, {7: 1, 8: 1})
     # 7 and 8 share frame 0 as identity 1: the better box stays; 9 and 4 have no identity: labels of their own
-    assert list(zip(out.frames, out.track_ids, out.scores.round(1))) == [(0, 1, 0.9), (1, 1, 0.4), (1, 3, 0.8), (2, 2, 0.7)]
+    assert list(zip(out.frames, out.track_ids, out.scores.round(1))) == [
+        (0, 1, 0.9),
+        (1, 1, 0.4),
+        (1, 3, 0.8),
+        (2, 2, 0.7),
+    ]
     assert len(evaluate.relabel(TrackRows.empty(), {})) == 0
 
 
@@ -130,6 +141,7 @@ def test_iou_distances_equal_motmetrics_iou_matrix(monkeypatch):
     gt, hyp = np.concatenate([corner, corner + size], axis=-1)
     hyp[5:10] = gt[5:10]  # identical boxes: distance 0
     for threshold in (0.1, 0.5, 0.9):
+
         def xywh(boxes):  # as evaluate converted them before: in float64
             boxes = boxes.astype(np.float64)
             return np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)

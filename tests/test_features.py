@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from reidflow import assets, features
+from reidflow.features import FeaturesError, FeatureSettings
 from reidflow.formats.crops import CROP_METRICS, PERSONS_DTYPE, CropsMeta, CropsReader, open_crops_writer
 from reidflow.formats.features import read_features, read_features_meta, write_features
-from reidflow.features import FeatureSettings, FeaturesError
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +28,15 @@ def model(weights):
 def labelled(reid_crops):
     """Crops stretched to 256x128 RGB like the crops stage stores them, with identity and frame."""
     rows = list(csv.DictReader(open(reid_crops / "labels.csv")))
-    images = np.stack([
-        cv2.cvtColor(cv2.resize(cv2.imread(str(reid_crops / r["file"])), (128, 256), interpolation=cv2.INTER_LINEAR), cv2.COLOR_BGR2RGB)
-        for r in rows
-    ])
+    images = np.stack(
+        [
+            cv2.cvtColor(
+                cv2.resize(cv2.imread(str(reid_crops / r["file"])), (128, 256), interpolation=cv2.INTER_LINEAR),
+                cv2.COLOR_BGR2RGB,
+            )
+            for r in rows
+        ]
+    )
     identities = np.array([r["identity"] for r in rows])
     frames = np.array([int(r["frame"]) for r in rows])
     return images, identities, frames
@@ -72,8 +77,10 @@ def test_real_weights_reidentify_and_random_weights_do_not(model, labelled):
     random_rank1, random_map, _ = rank1_and_map(random, identities, frames)
     off_diagonal = ~np.eye(len(images), dtype=bool)
     real_spread, random_spread = (real @ real.T)[off_diagonal].mean(), (random @ random.T)[off_diagonal].mean()
-    print(f"{queries} queries: trained rank-1 {real_rank1:.3f} mAP {real_map:.3f} mean cosine {real_spread:.2f}; "
-          f"random rank-1 {random_rank1:.3f} mAP {random_map:.3f} mean cosine {random_spread:.2f}")
+    print(
+        f"{queries} queries: trained rank-1 {real_rank1:.3f} mAP {real_map:.3f} mean cosine {real_spread:.2f}; "
+        f"random rank-1 {random_rank1:.3f} mAP {random_map:.3f} mean cosine {random_spread:.2f}"
+    )
     assert queries >= 50
     assert real_rank1 >= 0.90
     assert random_rank1 < real_rank1 and random_map <= real_map - 0.05
@@ -91,11 +98,14 @@ def test_features_are_unit_length_and_independent_of_batch_size(model, labelled)
 
 def test_onnx_runtime_matches_pytorch(model, labelled):
     images = labelled[0][:16]
-    np.testing.assert_allclose(embed_all(model, images, backend="onnx"), embed_all(model, images, backend="torch"), atol=1e-4)
+    np.testing.assert_allclose(
+        embed_all(model, images, backend="onnx"), embed_all(model, images, backend="torch"), atol=1e-4
+    )
 
 
 def test_batches_span_tracks_and_keep_crop_order():
     """Batching is bookkeeping: a per-image function must come back in each track's crop order."""
+
     def mean_pixel(batch):
         return batch.reshape(len(batch), -1).mean(axis=1, keepdims=True).astype(np.float32)
 
@@ -123,7 +133,10 @@ def test_truncated_weights_file_fails_naming_it(weights, tmp_path):
 
 
 def test_weights_of_another_architecture_fail_naming_what_did_not_match(weights):
-    with pytest.raises(FeaturesError, match=r"osnet_x0_25_msmt17\.pth: these weights do not fit torchreid model 'osnet_x1_0'.*of another shape"):
+    with pytest.raises(
+        FeaturesError,
+        match=r"osnet_x0_25_msmt17\.pth: these weights do not fit torchreid model 'osnet_x1_0'.*of another shape",
+    ):
         features.build_model("osnet_x1_0", weights)
 
 
@@ -143,7 +156,9 @@ def test_unknown_model_name():
 
 def test_empty_crops_file_gives_empty_features(tmp_path, weights):
     crops_path = tmp_path / "final_crops.h5"
-    meta = CropsMeta(video="empty", source="x.avi", fps=10.0, frame_count=5, crop_height=256, crop_width=128, resize="stretch")
+    meta = CropsMeta(
+        video="empty", source="x.avi", fps=10.0, frame_count=5, crop_height=256, crop_width=128, resize="stretch"
+    )
     with open_crops_writer(crops_path, meta, np.zeros(0, PERSONS_DTYPE)):
         pass
     result = features.extract_features(crops_path, weights, "sha", FeatureSettings(), threads=1)
@@ -175,7 +190,9 @@ def write_crops_file(path, images, track_id=7):
     with open_crops_writer(path, meta, persons) as writer:
         for slot, image in enumerate(images):
             writer.put_crop(track_id, slot, image)
-        writer.put_track(track_id, np.arange(k), np.tile([0, 0, w, h], (k, 1)), {m: np.zeros(k, np.float32) for m in CROP_METRICS})
+        writer.put_track(
+            track_id, np.arange(k), np.tile([0, 0, w, h], (k, 1)), {m: np.zeros(k, np.float32) for m in CROP_METRICS}
+        )
     return path
 
 
@@ -185,12 +202,16 @@ def test_crops_are_embedded_at_their_stored_size_and_never_stretched_again(model
     stretched = np.stack([cv2.resize(crop, (128, 256), interpolation=cv2.INTER_LINEAR) for crop in small])
     # a network built for 256x128 refuses 128x64 crops instead of stretching them a second time
     for backend in ("onnx", "torch"):
-        embed = features.build_embedder(model, FeatureSettings(backend=backend, device="cpu"), threads=1, input_size=(256, 128))
+        embed = features.build_embedder(
+            model, FeatureSettings(backend=backend, device="cpu"), threads=1, input_size=(256, 128)
+        )
         with pytest.raises(FeaturesError, match=r"crops of 128x64 px, but the ReID network was built for 256x128"):
             embed(small)
         assert embed(stretched).shape == (4, 512)
     # a crops file of 128x64 crops is embedded at 128x64, exactly as the network sees those crops
-    result = features.extract_features(write_crops_file(tmp_path / "small.h5", small), weights, "sha", FeatureSettings(), threads=1)
+    result = features.extract_features(
+        write_crops_file(tmp_path / "small.h5", small), weights, "sha", FeatureSettings(), threads=1
+    )
     assert (result.meta.input_height, result.meta.input_width) == (128, 64)
     np.testing.assert_allclose(result.by_track[7], embed_all(model, small), atol=1e-5)
     assert not np.allclose(result.by_track[7], embed_all(model, stretched), atol=1e-3), "not stretched to 256x128"
@@ -198,8 +219,11 @@ def test_crops_are_embedded_at_their_stored_size_and_never_stretched_again(model
 
 def test_a_model_of_one_input_size_names_the_crop_settings(model, labelled, tmp_path):
     crops_file = write_crops_file(tmp_path / "final_crops.h5", labelled[0][:2])
-    with pytest.raises(FeaturesError, match=r"final_crops.h5: crops of 256x128 px, but features.model hacnn takes 160x64 crops only; "
-                       r"set crops.height: 160 and crops.width: 64"):
+    with pytest.raises(
+        FeaturesError,
+        match=r"final_crops.h5: crops of 256x128 px, but features.model hacnn takes 160x64 crops only; "
+        r"set crops.height: 160 and crops.width: 64",
+    ):
         features.extract_features(crops_file, "unused.pth", "sha", FeatureSettings(model="hacnn"), threads=1)
     features.check_input_size("hacnn", (160, 64), crops_file)  # its own size is fine
     features.check_input_size("osnet_x0_25", (128, 64), crops_file)  # any size for the others

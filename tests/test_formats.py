@@ -26,8 +26,14 @@ def random_rows(rng, n=200, tracks=7, frames=50):
 
 def meta(**kw):
     base = dict(
-        video="v1", source="videos/v1.mp4", info=VideoInfo(25.0, 1920, 1080, 50), vid_stride=2,
-        detector="yolov8n.pt", detector_sha256="ab" * 32, tracker="bytetrack", tracker_params={"track_buffer": 30},
+        video="v1",
+        source="videos/v1.mp4",
+        info=VideoInfo(25.0, 1920, 1080, 50),
+        vid_stride=2,
+        detector="yolov8n.pt",
+        detector_sha256="ab" * 32,
+        tracker="bytetrack",
+        tracker_params={"track_buffer": 30},
     )
     return TracksMeta(**{**base, **kw})
 
@@ -131,13 +137,21 @@ def test_json_with_a_missing_field_is_a_damaged_file(tmp_path, reader, rule):
     path = tmp_path / "record.json"
     version = SIMILARITY_FORMAT_VERSION if rule == "similarity" else CLUSTERS_FORMAT_VERSION
     path.write_text(json.dumps({"format_version": version, "video": "v", "track_ids": [1]}))
-    with pytest.raises(FormatError, match=rf"record\.json: damaged file .*run `snakemake` again"):
+    with pytest.raises(FormatError, match=r"record\.json: damaged file .*run `snakemake` again"):
         reader(path)
 
 
 def test_a_format_module_loads_no_other_codec():
     """reidflow.formats imports none of its modules: the track stage never loads HDF5 or the JSON codecs."""
     code = "import sys, reidflow.formats.tracks; print(' '.join(sorted(sys.modules)))"
-    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
-    assert {m for m in loaded if m.startswith("reidflow")} == {"reidflow", "reidflow.files", "reidflow.formats", "reidflow.formats.base", "reidflow.formats.tracks"}
+    loaded = set(
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    )
+    assert {m for m in loaded if m.startswith("reidflow")} == {
+        "reidflow",
+        "reidflow.files",
+        "reidflow.formats",
+        "reidflow.formats.base",
+        "reidflow.formats.tracks",
+    }
     assert not {"h5py", "hdf5plugin"} & loaded

@@ -43,7 +43,9 @@ def test_contending_jobs_never_share_a_device(tmp_path):
     lock_dir, jobs, hold_s = tmp_path / "locks", 6, 0.4
     env = job_env("0,1")
     procs = [
-        subprocess.Popen([sys.executable, "-c", HOLDER, str(lock_dir), str(tmp_path / f"job{i}.json"), str(hold_s)], env=env)
+        subprocess.Popen(
+            [sys.executable, "-c", HOLDER, str(lock_dir), str(tmp_path / f"job{i}.json"), str(hold_s)], env=env
+        )
         for i in range(jobs)
     ]
     for proc in procs:
@@ -64,8 +66,12 @@ def test_contending_jobs_never_share_a_device(tmp_path):
 def test_a_killed_holder_frees_its_device(tmp_path):
     lock_dir, held = tmp_path / "locks", tmp_path / "held"
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import time, pathlib\nfrom reidflow import gpu\nwith gpu.claim(['0'], {str(lock_dir)!r}):\n"
-         f"    pathlib.Path({str(held)!r}).touch()\n    time.sleep(600)"],
+        [
+            sys.executable,
+            "-c",
+            f"import time, pathlib\nfrom reidflow import gpu\nwith gpu.claim(['0'], {str(lock_dir)!r}):\n"
+            f"    pathlib.Path({str(held)!r}).touch()\n    time.sleep(600)",
+        ],
         env=job_env("0"),
     )
     try:
@@ -95,12 +101,15 @@ def test_released_on_exit_and_reusable_in_one_process(tmp_path):
         assert again == "a"
 
 
-@pytest.mark.parametrize("requested, gpu_job, slurm", [
-    ("cpu", True, False),       # a CPU stage never touches the pool
-    ("auto", False, False),     # no gpu profile: the job was not given a GPU
-    ("cuda:1", True, False),    # pinned by the user
-    ("auto", True, True),       # SLURM bound the job's GPUs itself
-])
+@pytest.mark.parametrize(
+    "requested, gpu_job, slurm",
+    [
+        ("cpu", True, False),  # a CPU stage never touches the pool
+        ("auto", False, False),  # no gpu profile: the job was not given a GPU
+        ("cuda:1", True, False),  # pinned by the user
+        ("auto", True, True),  # SLURM bound the job's GPUs itself
+    ],
+)
 def test_job_device_leaves_other_jobs_alone(tmp_path, monkeypatch, requested, gpu_job, slurm):
     monkeypatch.setenv(gpu.DEVICES_ENV, "0")
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
@@ -138,13 +147,16 @@ def test_visible_devices_order_and_lock_names(tmp_path):
     assert gpu.lock_path(tmp_path, "MIG-GPU-1a/1/0").name == "gpuMIG-GPU-1a_1_0.lock"
 
 
-@pytest.mark.parametrize("backend, device, expected", [
-    ("onnx", "auto", ("onnx", "cpu")),  # also on a machine with a GPU
-    ("auto", "cpu", ("onnx", "cpu")),
-    ("auto", "cuda:1", ("torch", "cuda:1")),
-    ("auto", "1", ("torch", "cuda:1")),
-    ("torch", "cpu", ("torch", "cpu")),
-])
+@pytest.mark.parametrize(
+    "backend, device, expected",
+    [
+        ("onnx", "auto", ("onnx", "cpu")),  # also on a machine with a GPU
+        ("auto", "cpu", ("onnx", "cpu")),
+        ("auto", "cuda:1", ("torch", "cuda:1")),
+        ("auto", "1", ("torch", "cuda:1")),
+        ("torch", "cpu", ("torch", "cpu")),
+    ],
+)
 def test_choose_backend(backend, device, expected):
     assert backends.choose(backend, device, "features") == expected
 
@@ -152,7 +164,9 @@ def test_choose_backend(backend, device, expected):
 def test_onnx_backend_on_a_gpu_device_is_refused():
     with pytest.raises(backends.BackendError, match="features.device is 'cuda:0'; set features.backend to torch"):
         backends.choose("onnx", "cuda:0", "features")
-    with pytest.raises(backends.BackendError, match=r"config: track.backend 'tensorrt' unknown; use one of auto, onnx, torch"):
+    with pytest.raises(
+        backends.BackendError, match=r"config: track.backend 'tensorrt' unknown; use one of auto, onnx, torch"
+    ):
         backends.choose("tensorrt", "cpu", "track")
 
 
@@ -169,7 +183,9 @@ def test_auto_means_the_same_when_planned_and_in_the_job(backend, device, gpu_jo
     asked = gpu_job and backends.may_use_gpu(backend, device)  # gpu_request(): the run declares GPUs
     chosen_backend, chosen_device = backends.choose(backend, device, "track", gpu=asked)
     assert (chosen_backend, chosen_device) == backends.choose(backend, device, "track", gpu=gpu_job)
-    assert chosen_backend == ("onnx" if backend == "onnx" or (backend == "auto" and chosen_device == "cpu") else "torch")
+    assert chosen_backend == (
+        "onnx" if backend == "onnx" or (backend == "auto" and chosen_device == "cpu") else "torch"
+    )
     if device == "auto":
         assert chosen_device == ("cuda:0" if asked else "cpu"), "auto takes a GPU exactly when the job has one"
     if device == "cpu" or backend == "onnx":

@@ -13,9 +13,9 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, Workdir, repo_config
 from helpers_imports import LIBRARY, library_names
+
 from reidflow import code_inputs
 
 # They fetch a file checked by its sha256, and a refetch would rerun every stage after it: a change of
@@ -65,7 +65,11 @@ def declared(tmp_path_factory) -> dict[str, set[str]]:
         paths = [root / p for p in line[1].split(", ")] if line else []
         paths = [f for p in paths for f in ([root / m for m in code_inputs.listed(p)] if is_manifest(root, p) else [p])]
         out[head[1]].append(
-            {p.relative_to(LIBRARY).with_suffix("").as_posix() for p in paths if p.suffix == ".py" and p.is_relative_to(LIBRARY)}
+            {
+                p.relative_to(LIBRARY).with_suffix("").as_posix()
+                for p in paths
+                if p.suffix == ".py" and p.is_relative_to(LIBRARY)
+            }
         )
     for rule, per_job in out.items():
         assert all(job == per_job[0] for job in per_job), f"rule {rule}: its jobs declare different library modules"

@@ -11,7 +11,9 @@ from reidflow import people
 from reidflow.cluster import agglomerate
 
 
-def clustered_means(rng: np.random.Generator, persons: int, per_person: int, dim: int = 32, noise: float = 0.35) -> tuple[np.ndarray, np.ndarray]:
+def clustered_means(
+    rng: np.random.Generator, persons: int, per_person: int, dim: int = 32, noise: float = 0.35
+) -> tuple[np.ndarray, np.ndarray]:
     centres = rng.normal(size=(persons, dim))
     truth = np.repeat(np.arange(persons), per_person)
     x = centres[truth] + noise * rng.normal(size=(len(truth), dim))
@@ -42,7 +44,9 @@ def test_candidates_are_each_rows_top_k(tmp_path):
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10_000), persons=st.integers(1, 12), per_person=st.integers(1, 6), threshold=st.floats(0.2, 0.8))
+@given(
+    seed=st.integers(0, 10_000), persons=st.integers(1, 12), per_person=st.integers(1, 6), threshold=st.floats(0.2, 0.8)
+)
 def test_with_every_pair_a_candidate_it_equals_dense_constrained_average_linkage(seed, persons, per_person, threshold):
     rng = np.random.default_rng(seed)
     means, _ = clustered_means(rng, persons, per_person)
@@ -112,20 +116,28 @@ def test_degenerate_sizes():
     assert people.link_people(1, one, 0.5)[0].tolist() == [0]
 
 
-def video_of(name: str, rng: np.random.Generator, looks: list[np.ndarray], spans: list[tuple[int, int]]) -> people.VideoIdentities:
+def video_of(
+    name: str, rng: np.random.Generator, looks: list[np.ndarray], spans: list[tuple[int, int]]
+) -> people.VideoIdentities:
     """One identity per look, each one track (id 1, 2, ...) present over its span of frames."""
     from helpers_identities import rows_for
+
     from reidflow.formats.clusters import Clusters, Identity
 
     tracks = {
         t: people.TrackCropFeatures(
-            features=np.asarray([look / np.linalg.norm(look)] * 4, dtype=np.float32) + 0.01 * rng.standard_normal((4, len(look))).astype(np.float32),
-            rank=np.arange(1, 5), quality=np.linspace(0.9, 0.6, 4), frames=np.arange(span[0], span[0] + 4),
+            features=np.asarray([look / np.linalg.norm(look)] * 4, dtype=np.float32)
+            + 0.01 * rng.standard_normal((4, len(look))).astype(np.float32),
+            rank=np.arange(1, 5),
+            quality=np.linspace(0.9, 0.6, 4),
+            frames=np.arange(span[0], span[0] + 4),
         )
         for t, (look, span) in enumerate(zip(looks, spans), start=1)
     }
     identities = [Identity(id=t, members=[t], representative=t, frames_covered=0, mean_similarity=None) for t in tracks]
-    clusters = Clusters(video=name, params={"cooccurrence_veto": 1}, overrides={}, identities=identities, merges=[], recommendations=[])
+    clusters = Clusters(
+        video=name, params={"cooccurrence_veto": 1}, overrides={}, identities=identities, merges=[], recommendations=[]
+    )
     rows = rows_for(dict(enumerate(spans, start=1))) if spans else rows_for({})
     return people.VideoIdentities(name, 10.0, clusters, tracks, rows)
 

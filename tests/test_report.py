@@ -9,21 +9,29 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import pytest
+from browser import Tags, browser, heatmap_data, load_every_image, open_page, people_cards, video_links  # noqa: F401  browser is a fixture
 from PIL import Image
 
-from browser import Tags, browser, heatmap_data, load_every_image, open_page, people_cards, video_links  # noqa: F401  browser is a fixture
 from reidflow.formats.clusters import Clusters, Identity, Merge, Recommendation
 from reidflow.formats.crops import CROP_METRICS, PERSONS_DTYPE, CropsMeta, open_crops_writer
 from reidflow.formats.evaluation import Evaluation
 from reidflow.formats.features import FeaturesMeta
 from reidflow.formats.people import Appearance, People, PeopleRecommendation, Person
-from reidflow.formats.similarity import Distribution, SimilarPair, Similarity
+from reidflow.formats.similarity import Distribution, Similarity, SimilarPair
 from reidflow.formats.tracks import TrackRows, Tracks, TracksMeta, VideoInfo
 from reidflow.report.heatmap import colour, heatmap
 from reidflow.report.images import ReportSettings, still_webp, track_webp
 from reidflow.report.index import PeoplePageError, people_context, render_index, video_summary, write_index
 from reidflow.report.metrics import EvaluationRow, evaluation_rows, video_duration
-from reidflow.report.video import ReportError, TrackCard, VideoRecords, pipeline_line, render_video, video_context, write_video_report
+from reidflow.report.video import (
+    ReportError,
+    TrackCard,
+    VideoRecords,
+    pipeline_line,
+    render_video,
+    video_context,
+    write_video_report,
+)
 from reidflow.sheet import VIDEO_ID
 
 EVIL = "<script>alert(1)</script>.mp4"
@@ -55,25 +63,56 @@ def similarity_matrix(ids: list[int]) -> np.ndarray:
 
 def make_records(video: str = "syn", source: str = "/data/syn.mp4", evaluation: bool = True) -> VideoRecords:
     rows = TrackRows.concatenate(
-        [TrackRows(np.arange(f0, f0 + 2 * k), np.full(2 * k, t), np.tile([10, 10, 40, 90], (2 * k, 1)), np.full(2 * k, 0.8)) for t, (f0, k) in TRACKS.items()]
+        [
+            TrackRows(
+                np.arange(f0, f0 + 2 * k), np.full(2 * k, t), np.tile([10, 10, 40, 90], (2 * k, 1)), np.full(2 * k, 0.8)
+            )
+            for t, (f0, k) in TRACKS.items()
+        ]
         + [TrackRows([0, 1], [99, 99], [[0, 0, 5, 5]] * 2, [0.3, 0.3])]  # a track too short to be kept
     )
     meta = TracksMeta(
-        video=video, source=source, info=VideoInfo(25.0, 320, 240, 100), vid_stride=1,
-        detector="yolov8n.pt", detector_sha256="ab" * 32, tracker="bytetrack", tracker_params={"track_buffer": 30},
+        video=video,
+        source=source,
+        info=VideoInfo(25.0, 320, 240, 100),
+        vid_stride=1,
+        detector="yolov8n.pt",
+        detector_sha256="ab" * 32,
+        tracker="bytetrack",
+        tracker_params={"track_buffer": 30},
     )
     ids = list(TRACKS)
     m = similarity_matrix(ids)
     off = m[np.triu_indices(len(ids), 1)]
     counts, edges = np.histogram(off, bins=10, range=(0.0, 1.0))
     similarity = Similarity(
-        video=video, track_ids=ids, aggregation="mean", params={"topk": 10}, threshold=0.5, matrix=m,
+        video=video,
+        track_ids=ids,
+        aggregation="mean",
+        params={"topk": 10},
+        threshold=0.5,
+        matrix=m,
         cooccurrence=np.eye(len(ids), dtype=np.int64) * 5,
         pairs=[SimilarPair(3, 9, float(m[0, 2]), 0)],
-        distribution=Distribution(len(off), float(off.min()), float(off.max()), float(off.mean()), float(off.std()), edges.tolist(), counts.tolist()),
+        distribution=Distribution(
+            len(off),
+            float(off.min()),
+            float(off.max()),
+            float(off.mean()),
+            float(off.std()),
+            edges.tolist(),
+            counts.tolist(),
+        ),
     )
     identities = [
-        Identity(i, g, g[0], 2 * sum(TRACKS[t][1] for t in g), 0.86 if len(g) > 1 else None, "person" if i == 1 else "clustering")
+        Identity(
+            i,
+            g,
+            g[0],
+            2 * sum(TRACKS[t][1] for t in g),
+            0.86 if len(g) > 1 else None,
+            "person" if i == 1 else "clustering",
+        )
         for i, g in enumerate(IDENTITIES)
     ]
     clusters = Clusters(
@@ -82,13 +121,19 @@ def make_records(video: str = "syn", source: str = "/data/syn.mp4", evaluation: 
         overrides={"merge": [], "split": []},
         identities=identities,
         merges=[Merge([3], [9], 0.86, "clustering"), Merge([12], [20], 0.87, "clustering")],
-        recommendations=[Recommendation(7, 3, 0.58, 4, "cooccurrence_veto"), Recommendation(5, 12, 0.52, 0, "below_threshold")],
+        recommendations=[
+            Recommendation(7, 3, 0.58, 4, "cooccurrence_veto"),
+            Recommendation(5, 12, 0.52, 0, "below_threshold"),
+        ],
     )
     scores = {"mota": 0.61, "idf1": 0.52, "id_switches": 14, "num_ids": 20, "precision": 0.9, "recall": 0.7}
     merged = {**scores, "idf1": 0.66, "id_switches": 9, "num_ids": 12}
     features = FeaturesMeta(video, "osnet_x0_25", "osnet_x0_25_msmt17.pth", "cd" * 32, 256, 128, 512)
     return VideoRecords(
-        Tracks(rows, meta), features, similarity, clusters,
+        Tracks(rows, meta),
+        features,
+        similarity,
+        clusters,
         Evaluation(video, "/data/gt.txt", 100, 0.5, scores, merged) if evaluation else None,
     )
 
@@ -98,7 +143,9 @@ def write_crops(path: Path, video: str = "syn") -> Path:
         [(t, f0, f0 + 2 * k - 1, 2 * k, k) for t, (f0, k) in sorted(TRACKS.items(), key=lambda kv: -kv[1][1])],
         dtype=PERSONS_DTYPE,
     )
-    meta = CropsMeta(video, "/data/syn.mp4", 25.0, 100, CROP_H, CROP_W, "stretch", {"crops_per_person": 50, "min_track_frames": 2})
+    meta = CropsMeta(
+        video, "/data/syn.mp4", 25.0, 100, CROP_H, CROP_W, "stretch", {"crops_per_person": 50, "min_track_frames": 2}
+    )
     with open_crops_writer(path, meta, persons) as writer:
         for t, (f0, k) in TRACKS.items():
             for slot, crop in enumerate(distinct_crops(k, t)):
@@ -148,11 +195,20 @@ def make_people() -> People:
         PeopleRecommendation(f"{a}:1", f"{b}:0", 0.71, "below_threshold"),
         PeopleRecommendation(f"{b}:3", f"{a}:2", 0.66, HOSTILE),
     ]
-    return People(list(PEOPLE_VIDEOS), {"threshold": 0.5, "recommend_threshold": 0.6}, {"merge": [], "split": []}, people, [], recommendations)
+    return People(
+        list(PEOPLE_VIDEOS),
+        {"threshold": 0.5, "recommend_threshold": 0.6},
+        {"merge": [], "split": []},
+        people,
+        [],
+        recommendations,
+    )
 
 
 def people_summaries() -> list:
-    return [video_summary(r.tracks, r.clusters, None) for r in (make_records(v, evaluation=False) for v in PEOPLE_VIDEOS)]
+    return [
+        video_summary(r.tracks, r.clusters, None) for r in (make_records(v, evaluation=False) for v in PEOPLE_VIDEOS)
+    ]
 
 
 # --- unit ---------------------------------------------------------------------------------------------
@@ -183,7 +239,9 @@ def test_webp_quality_changes_the_encoding():
 def test_webp_downscales_keeping_the_aspect():
     crops = np.zeros((2, 256, 128, 3), dtype=np.uint8)
     crops[1] = 255
-    decoded = iio.imread(track_webp(crops, np.arange(2), replace(SETTINGS, webp_height=64)), extension=".webp", index=...)
+    decoded = iio.imread(
+        track_webp(crops, np.arange(2), replace(SETTINGS, webp_height=64)), extension=".webp", index=...
+    )
     assert decoded.shape == (2, 64, 32, 3)
 
 
@@ -211,7 +269,12 @@ def test_colour_scale_ends_and_clamps():
 
 def test_evaluation_rows_show_before_after_and_direction():
     rows = {r.label: r for r in evaluation_rows(make_records().evaluation)}
-    assert (rows["IDF1"].raw, rows["IDF1"].merged, rows["IDF1"].change, rows["IDF1"].better) == ("52.0 %", "66.0 %", "+14.0 pt", True)
+    assert (rows["IDF1"].raw, rows["IDF1"].merged, rows["IDF1"].change, rows["IDF1"].better) == (
+        "52.0 %",
+        "66.0 %",
+        "+14.0 pt",
+        True,
+    )
     assert (rows["ID switches"].change, rows["ID switches"].better) == ("-5", True)
     assert rows["MOTA"].better is None, "no change"
     undefined = replace(make_records().evaluation, raw={"precision": None}, merged={"precision": 0.5})
@@ -239,16 +302,24 @@ def test_people_page_context():
     assert [c.person.id for c in context["people"]] == [2, 4, 1, 3] and context["in_several_videos"] == 2
     two = context["people"][0].appearances
     assert [(c.webp, c.thumbnail, c.link) for c in two] == [
-        ("../cam.1_a-b/report/webp/3.webp", "../cam.1_a-b/report/webp/3_best.webp", "../cam.1_a-b/report/index.html#identity-0"),
+        (
+            "../cam.1_a-b/report/webp/3.webp",
+            "../cam.1_a-b/report/webp/3_best.webp",
+            "../cam.1_a-b/report/index.html#identity-0",
+        ),
         ("../0..x/report/webp/2.webp", "../0..x/report/webp/2_best.webp", "../0..x/report/index.html#identity-3"),
     ]
     assert [c.span for c in two] == ["0:00–1:06", "0:01–0:09"], "first–last time, as the pages show durations"
     # pairs only the threshold kept apart first, then the others, each most similar first
     recs = context["recommendations"]
     assert [(r["a"].person, r["b"].person, r["reason"]) for r in recs] == [
-        (1, 3, "below the merge threshold of the linkage"), (2, 1, "seen in the same frames of one video"), (2, 4, HOSTILE)
+        (1, 3, "below the merge threshold of the linkage"),
+        (2, 1, "seen in the same frames of one video"),
+        (2, 4, HOSTILE),
     ]
-    with pytest.raises(PeoplePageError, match=r"people\.json: made for videos \['0\.\.x', 'cam\.1_a-b'\], not the sheet's"):
+    with pytest.raises(
+        PeoplePageError, match=r"people\.json: made for videos \['0\.\.x', 'cam\.1_a-b'\], not the sheet's"
+    ):
         people_context(people, ["cam.1_a-b"])
     stale = replace(people, recommendations=[PeopleRecommendation("cam.1_a-b:9", "0..x:0", 0.7, "below_threshold")])
     with pytest.raises(PeoplePageError, match="cam.1_a-b:9"):
@@ -261,16 +332,24 @@ def test_people_page_renders_every_person_escaped():
     page = Tags(html)
     cards = people_cards(page)
     assert list(cards) == ["person-2", "person-4", "person-1", "person-3"]
-    assert {card: len(images) for card, images in cards.items()} == {"person-2": 2, "person-4": 2, "person-1": 1, "person-3": 1}
+    assert {card: len(images) for card, images in cards.items()} == {
+        "person-2": 2,
+        "person-4": 2,
+        "person-1": 1,
+        "person-3": 1,
+    }
     assert [i["src"] for i in cards["person-4"]] == ["../cam.1_a-b/report/webp/12.webp", "../0..x/report/webp/5.webp"]
     assert video_links(page) == ["../cam.1_a-b/report/index.html", "../0..x/report/index.html"]
     links = [a["href"] for a in page.find("a")]
     assert "../0..x/report/index.html#identity-1" in links and "#person-4" in links
     recommendations = Tags(html[html.index('id="recommendations"') :])
     assert [i["src"] for i in recommendations.find("img")] == [
-        "../cam.1_a-b/report/webp/4_best.webp", "../0..x/report/webp/7_best.webp",
-        "../cam.1_a-b/report/webp/3_best.webp", "../cam.1_a-b/report/webp/4_best.webp",
-        "../0..x/report/webp/2_best.webp", "../cam.1_a-b/report/webp/12_best.webp",
+        "../cam.1_a-b/report/webp/4_best.webp",
+        "../0..x/report/webp/7_best.webp",
+        "../cam.1_a-b/report/webp/3_best.webp",
+        "../cam.1_a-b/report/webp/4_best.webp",
+        "../0..x/report/webp/2_best.webp",
+        "../cam.1_a-b/report/webp/12_best.webp",
     ]
     text = " ".join(" ".join(page.text).split())
     assert "4 people (2 in more than one video)" in text and text.count("joined by a person") == 1
@@ -289,19 +368,28 @@ def test_video_report_files(built):
         assert Image.open(out / "webp" / f"{t}.webp").n_frames == k
         assert iio.imread(out / "webp" / f"{t}_best.webp").shape == (96, 48, 3)
     images = page.find("img")
-    assert {i["src"] for i in images} == {f"webp/{t}.webp" for t in TRACKS} | {"webp/3_best.webp", "webp/7_best.webp", "webp/5_best.webp", "webp/12_best.webp"}
+    assert {i["src"] for i in images} == {f"webp/{t}.webp" for t in TRACKS} | {
+        "webp/3_best.webp",
+        "webp/7_best.webp",
+        "webp/5_best.webp",
+        "webp/12_best.webp",
+    }
     assert all((out / i["src"]).is_file() for i in images)
     data = heatmap_data(out / "index.html")
     assert data["ids"] == [3, 9, 12, 20, 7, 5] and len(data["values"]) == 36
     ids = records.similarity.track_ids
     for i, a in enumerate(data["ids"]):
         for j, b in enumerate(data["ids"]):
-            assert data["values"][i * 6 + j] == pytest.approx(records.similarity.matrix[ids.index(a), ids.index(b)], abs=5e-4)
+            assert data["values"][i * 6 + j] == pytest.approx(
+                records.similarity.matrix[ids.index(a), ids.index(b)], abs=5e-4
+            )
     text = " ".join(" ".join(page.text).split())
     assert "Identity 0" in text and "Identity 3" in text and "tracks found" in text
     html = (out / "index.html").read_text()
     header = html[html.index('<header class="page">') : html.index("</header>")]
-    assert Tags(header).find("div", "pipeline") and pipeline_line(records) in Tags(header).text, "in the header, not only under Settings"
+    assert Tags(header).find("div", "pipeline") and pipeline_line(records) in Tags(header).text, (
+        "in the header, not only under Settings"
+    )
     assert "osnet_x0_25" in text and "bytetrack" in text and "yolov8n.pt" in text
     assert "seen in the same frame (co-occurrence veto)" in text and "together in 4 frames" in text
     # the pair only the threshold kept apart (5, 12; less similar) comes before the vetoed one (7, 3)
@@ -310,7 +398,12 @@ def test_video_report_files(built):
     assert "IDF1" in text and "66.0 %" in text
     assert text.count("merged by a person") == 1
     # one card per identity, member tracks side by side in clusters.json's order
-    assert html.index('id="identity-0"') < html.index('alt="track 3"') < html.index('alt="track 9"') < html.index('id="identity-1"')
+    assert (
+        html.index('id="identity-0"')
+        < html.index('alt="track 3"')
+        < html.index('alt="track 9"')
+        < html.index('id="identity-1"')
+    )
     # mean crop quality and crop counts come from final_crops.h5
     assert "6 crops" in text and "quality 0.70" in text
 
@@ -327,8 +420,14 @@ def test_video_without_people_gives_a_valid_page(tmp_path):
     empty = VideoRecords(
         Tracks(TrackRows.empty(), records.tracks.meta),
         records.features,
-        replace(records.similarity, track_ids=[], matrix=np.zeros((0, 0)), cooccurrence=np.zeros((0, 0), dtype=np.int64), pairs=[],
-                distribution=Distribution(0, None, None, None, None, [], [])),
+        replace(
+            records.similarity,
+            track_ids=[],
+            matrix=np.zeros((0, 0)),
+            cooccurrence=np.zeros((0, 0), dtype=np.int64),
+            pairs=[],
+            distribution=Distribution(0, None, None, None, None, [], []),
+        ),
         replace(records.clusters, identities=[], merges=[], recommendations=[]),
     )
     meta = CropsMeta("syn", "/data/syn.mp4", 25.0, 100, CROP_H, CROP_W, "stretch", {})
@@ -337,7 +436,11 @@ def test_video_without_people_gives_a_valid_page(tmp_path):
     out = tmp_path / "report"
     write_video_report(empty, tmp_path / "c.h5", out / "index.html", out / "webp", SETTINGS)
     page = Tags((out / "index.html").read_text())
-    assert heatmap_data(out / "index.html")["values"] == [] and page.find("img") == [] and list((out / "webp").iterdir()) == []
+    assert (
+        heatmap_data(out / "index.html")["values"] == []
+        and page.find("img") == []
+        and list((out / "webp").iterdir()) == []
+    )
     assert "No person was tracked long enough" in " ".join(page.text)
 
 
@@ -345,7 +448,13 @@ def test_stale_clusters_fail_naming_the_file(tmp_path):
     records = make_records()
     clusters = replace(records.clusters, identities=records.clusters.identities[:-1])  # track 5 missing
     with pytest.raises(ReportError, match=r"clusters\.json: its tracks differ .* run `snakemake` again"):
-        write_video_report(replace(records, clusters=clusters), write_crops(tmp_path / "c.h5"), tmp_path / "i.html", tmp_path / "w", SETTINGS)
+        write_video_report(
+            replace(records, clusters=clusters),
+            write_crops(tmp_path / "c.h5"),
+            tmp_path / "i.html",
+            tmp_path / "w",
+            SETTINGS,
+        )
     other = replace(records, similarity=replace(records.similarity, video="other"))
     with pytest.raises(ReportError, match="made for video 'other'"):
         write_video_report(other, write_crops(tmp_path / "c.h5"), tmp_path / "i.html", tmp_path / "w", SETTINGS)
@@ -356,7 +465,12 @@ def test_index_lists_every_video(tmp_path):
     with_gt, without = make_records("a"), make_records("b", evaluation=False)
     summaries = [video_summary(r.tracks, r.clusters, r.evaluation) for r in (with_gt, without)]
     out = tmp_path / "report" / "index.html"
-    write_index(summaries, {"track": {"detector": "yolov8n.pt", "tracker_params": {}}, "report": {"webp_fps": 10}}, no_people(["a", "b"]), out)
+    write_index(
+        summaries,
+        {"track": {"detector": "yolov8n.pt", "tracker_params": {}}, "report": {"webp_fps": 10}},
+        no_people(["a", "b"]),
+        out,
+    )
     page = Tags(out.read_text())
     assert video_links(page) == ["../a/report/index.html", "../b/report/index.html"]
     # 100 frames at 25 fps; 7 tracks found (one too short to keep), 4 identities
@@ -444,7 +558,10 @@ def test_report_in_chromium(browser, tmp_path):
 
 
 def test_index_in_chromium(browser, tmp_path):
-    summaries = [video_summary(r.tracks, r.clusters, r.evaluation) for r in (make_records("a"), make_records("b", evaluation=False))]
+    summaries = [
+        video_summary(r.tracks, r.clusters, r.evaluation)
+        for r in (make_records("a"), make_records("b", evaluation=False))
+    ]
     write_index(summaries, {"report": {"webp_fps": 10}}, no_people(["a", "b"]), tmp_path / "report" / "index.html")
     page, seen = open_page(browser, tmp_path / "report" / "index.html")
     assert page.locator("#videos tr").count() == 3
@@ -477,6 +594,10 @@ def test_people_page_in_chromium(browser, tmp_path):
         target, _, anchor = href.partition("#")
         html = Path(target.removeprefix("file://")).read_text()
         assert not anchor or f'id="{anchor}"' in html, href
-    assert [(t, m) for t, m in seen["console"] if t in ("error", "warning")] == [] and seen["errors"] == [] and seen["dialogs"] == []
+    assert (
+        [(t, m) for t, m in seen["console"] if t in ("error", "warning")] == []
+        and seen["errors"] == []
+        and seen["dialogs"] == []
+    )
     assert all(url.startswith("file://") for url in seen["requests"]), seen["requests"]
     page.close()

@@ -14,8 +14,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from conftest import Workdir, copy_workflow, planned_jobs, repo_config, write_clip
+
 from reidflow.formats.clusters import read_clusters
 
 pytestmark = pytest.mark.slow
@@ -45,7 +45,9 @@ def two_videos(gt: Path) -> list[tuple]:
 def planned(wd: Workdir) -> Counter:
     """(rule, video) of every job a dry run plans; the target rule ``all`` is left out."""
     proc = wd.snakemake("-n")
-    return Counter((job.rule, job.wildcards.get("video")) for job in planned_jobs(proc.stdout + proc.stderr) if job.rule != "all")
+    return Counter(
+        (job.rule, job.wildcards.get("video")) for job in planned_jobs(proc.stdout + proc.stderr) if job.rule != "all"
+    )
 
 
 def chain(video: str, rules=PER_VIDEO_CHAIN, gt: bool = False) -> Counter:

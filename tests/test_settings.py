@@ -6,8 +6,8 @@ from dataclasses import asdict, fields
 
 import pytest
 import yaml
-
 from conftest import REPO
+
 from reidflow import settings
 from reidflow.settings import STAGES
 
@@ -17,7 +17,9 @@ SCHEMA = yaml.safe_load((REPO / "config" / "schemas" / "config.schema.yaml").rea
 
 def schema_defaults(properties: dict) -> dict:
     return {
-        key: schema_defaults(spec["properties"]) if spec.get("type") == "object" and "properties" in spec else spec.get("default")
+        key: schema_defaults(spec["properties"])
+        if spec.get("type") == "object" and "properties" in spec
+        else spec.get("default")
         for key, spec in properties.items()
     }
 
@@ -30,7 +32,9 @@ def test_defaults_are_the_same_in_the_library_the_config_and_the_schema(stage):
     assert library == in_config, f"config/config.yaml {stage} differs from reidflow.settings"
     assert library == in_schema, f"the schema's defaults of {stage} differ from reidflow.settings"
     for key, value in library.items():  # 10 == 10.0 passes ==; a float setting stays a float
-        assert isinstance(in_config[key], type(value)) or (isinstance(value, float) and isinstance(in_config[key], int)), key
+        assert isinstance(in_config[key], type(value)) or (
+            isinstance(value, float) and isinstance(in_config[key], int)
+        ), key
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -43,7 +47,9 @@ def test_every_config_key_is_a_setting_or_a_run_key(stage):
 
 
 def test_every_config_section_with_settings_has_a_class():
-    sections = {key for key, spec in SCHEMA["properties"].items() if spec.get("type") == "object" and "properties" in spec}
+    sections = {
+        key for key, spec in SCHEMA["properties"].items() if spec.get("type") == "object" and "properties" in spec
+    }
     assert sections == set(STAGES)
 
 
@@ -54,9 +60,13 @@ def test_rule_params_leave_out_what_results_do_not_depend_on():
 
 
 def test_from_config_reads_a_section_and_nested_settings():
-    crops = settings.CropSettings.from_config({**CONFIG["crops"], "weights": {**CONFIG["crops"]["weights"], "area": 2.0}})
+    crops = settings.CropSettings.from_config(
+        {**CONFIG["crops"], "weights": {**CONFIG["crops"]["weights"], "area": 2.0}}
+    )
     assert isinstance(crops.weights, settings.QualityWeights) and crops.weights.area == 2.0
-    assert settings.FeatureSettings.from_config(CONFIG["features"], device="cuda:0").device == "cuda:0"  # weights, threads: not settings
+    assert (
+        settings.FeatureSettings.from_config(CONFIG["features"], device="cuda:0").device == "cuda:0"
+    )  # weights, threads: not settings
     assert settings.TrackSettings.from_config({}) == settings.TrackSettings()
 
 

@@ -10,7 +10,9 @@ REPO = Path(__file__).resolve().parents[1]
 def register(home: Path) -> str:
     """`bash setup.sh --profiles` with a private HOME and config folder (never the real ~/.config)."""
     env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
-    proc = subprocess.run(["bash", str(REPO / "setup.sh"), "--profiles"], env=env, capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        ["bash", str(REPO / "setup.sh"), "--profiles"], env=env, capture_output=True, text=True, check=True
+    )
     return proc.stdout
 
 

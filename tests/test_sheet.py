@@ -46,7 +46,11 @@ def test_missing_gt_file(tmp_path, video):
 
 @pytest.mark.parametrize(
     "header, message",
-    [("video\tfile\n", "missing column.*path"), ("video\tpath\tpth\n", "unknown column.*pth"), ("video,path\n", "missing column")],
+    [
+        ("video\tfile\n", "missing column.*path"),
+        ("video\tpath\tpth\n", "unknown column.*pth"),
+        ("video,path\n", "missing column"),
+    ],
 )
 def test_bad_columns(tmp_path, header, message):
     with pytest.raises(SheetError, match=message):

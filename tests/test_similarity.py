@@ -2,14 +2,13 @@
 
 import numpy as np
 import pytest
+from helpers_identities import rows_for, unit_tracks, views_of
 
 from reidflow import similarity
-from reidflow.ids import RepeatedIdError, locate
 from reidflow.formats.similarity import read_similarity, write_similarity
 from reidflow.formats.tracks import TrackRows
+from reidflow.ids import RepeatedIdError, locate
 from reidflow.similarity import AGGREGATIONS, SimilarityError, SimilaritySettings
-
-from helpers_identities import rows_for, unit_tracks, views_of
 
 
 def brute_force(features, aggregation, topk):
@@ -153,7 +152,9 @@ def test_similarity_record_round_trip(tmp_path):
     d = back.distribution
     off = back.matrix[np.triu_indices(6, 1)]
     assert d.count == 15 and sum(d.histogram_counts) == 15 and len(d.histogram_edges) == 9
-    assert d.min == pytest.approx(off.min()) and d.max == pytest.approx(off.max()) and d.mean == pytest.approx(off.mean())
+    assert (
+        d.min == pytest.approx(off.min()) and d.max == pytest.approx(off.max()) and d.mean == pytest.approx(off.mean())
+    )
     assert d.histogram_edges[0] == -1.0 and d.histogram_edges[-1] == 1.0
 
 
@@ -170,11 +171,22 @@ def test_degenerate_inputs_give_valid_files(tmp_path, counts):
         assert sum(back.distribution.histogram_counts) == 0
 
 
-@pytest.mark.parametrize("ids, features, message", [
-    ([4, 9, 2], [(3, 24), (0, 24), (2, 24)], "results/v/features.h5: track(s) 9 have no crop features; delete it and run `snakemake` again, which rebuilds it"),
-    ([4, 9, 4], [(3, 24), (1, 24), (2, 24)], "results/v/features.h5: track id(s) 4 listed more than once"),
-    ([4, 9, 2], [(3, 24), (1, 16), (2, 24)], "track 4 has (3, 24), but track(s) 9 (1, 16); delete it and run `snakemake` again, which rebuilds it"),
-])
+@pytest.mark.parametrize(
+    "ids, features, message",
+    [
+        (
+            [4, 9, 2],
+            [(3, 24), (0, 24), (2, 24)],
+            "results/v/features.h5: track(s) 9 have no crop features; delete it and run `snakemake` again, which rebuilds it",
+        ),
+        ([4, 9, 4], [(3, 24), (1, 24), (2, 24)], "results/v/features.h5: track id(s) 4 listed more than once"),
+        (
+            [4, 9, 2],
+            [(3, 24), (1, 16), (2, 24)],
+            "track 4 has (3, 24), but track(s) 9 (1, 16); delete it and run `snakemake` again, which rebuilds it",
+        ),
+    ],
+)
 def test_bad_features_name_the_file_and_the_tracks(ids, features, message):
     rng = np.random.default_rng(10)
     matrices = [unit_tracks(rng, [k], d)[0] if k else np.zeros((0, d), np.float32) for k, d in features]

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-
 from conftest import REPO, SHARED, SNAKEFILE, Workdir, missing, repo_config, write_clip
+
 from reidflow.formats.clusters import read_clusters
 from reidflow.formats.crops import CropsReader
 from reidflow.formats.features import read_features
@@ -50,7 +50,9 @@ def equal_crops(a: Path, b: Path) -> None:
             np.testing.assert_array_equal(ca.frames, cb.frames)
             np.testing.assert_array_equal(ca.crops, cb.crops)
             for name in ca.metrics:
-                np.testing.assert_array_equal(ca.metrics[name], cb.metrics[name], err_msg=f"{a.name}: track {tid} {name}")
+                np.testing.assert_array_equal(
+                    ca.metrics[name], cb.metrics[name], err_msg=f"{a.name}: track {tid} {name}"
+                )
 
 
 def equal_features(a: Path, b: Path) -> None:
@@ -88,7 +90,10 @@ def targets(videos) -> list[str]:
 
 
 def slurm_is_up() -> bool:
-    return shutil.which("scontrol") is not None and "is UP" in subprocess.run(["scontrol", "ping"], capture_output=True, text=True).stdout
+    return (
+        shutil.which("scontrol") is not None
+        and "is UP" in subprocess.run(["scontrol", "ping"], capture_output=True, text=True).stdout
+    )
 
 
 @pytest.fixture(scope="session")
@@ -118,13 +123,15 @@ def slurm_test_profile(path: Path) -> dict:
     for rule, resources in profile["set-resources"].items():
         if rule in GPU_RULES:
             resources.update(gpu_model=FAKE_GPU_TYPE, cpus_per_gpu=cpus, mem_mb="600 * attempt")
-    profile.update({
-        "slurm-status-command": "squeue",  # no accounting on this cluster
-        "slurm-init-seconds-before-status-checks": 1,
-        "seconds-between-status-checks": 1,
-        "latency-wait": 5,
-        "slurm-keep-successful-logs": True,
-    })
+    profile.update(
+        {
+            "slurm-status-command": "squeue",  # no accounting on this cluster
+            "slurm-init-seconds-before-status-checks": 1,
+            "seconds-between-status-checks": 1,
+            "latency-wait": 5,
+            "slurm-keep-successful-logs": True,
+        }
+    )
     path.mkdir(parents=True, exist_ok=True)
     (path / "config.yaml").write_text(yaml.safe_dump(profile))
     return profile
@@ -154,7 +161,7 @@ def run_interruptibly(cmd: list[str], timeout: float) -> tuple[int, str]:
 
 def planned_jobs(output: str) -> dict[str, int]:
     """Snakemake's 'Job stats' table at the start of a run: rule -> number of jobs."""
-    table = output[output.index("Job stats:"):]
+    table = output[output.index("Job stats:") :]
     counts = {}
     for line in table.splitlines()[3:]:
         name, _, count = line.partition(" ")
@@ -166,7 +173,9 @@ def planned_jobs(output: str) -> dict[str, int]:
 
 def slurm_job(job_id: str) -> dict[str, str]:
     """``scontrol show job``: finished jobs stay visible for MinJobAge (900 s on the test cluster)."""
-    out = subprocess.run(["scontrol", "show", "job", "--oneliner", job_id], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["scontrol", "show", "job", "--oneliner", job_id], capture_output=True, text=True, check=True
+    ).stdout
     return dict(re.findall(r"(\S+?)=(\S*)", out))
 
 
@@ -185,8 +194,18 @@ def test_workflow_on_slurm_equals_a_local_run(slurm_cluster, tmp_path, models_di
     runs["local"].snakemake(*targets(clips))
 
     profile = slurm_test_profile(tmp_path / "profile")
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(runs["slurm"].path),
-           "--profile", str(tmp_path / "profile"), *targets(clips)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(SNAKEFILE),
+        "--directory",
+        str(runs["slurm"].path),
+        "--profile",
+        str(tmp_path / "profile"),
+        *targets(clips),
+    ]
     returncode, out = run_interruptibly(cmd, RUN_TIMEOUT_S)
     assert returncode == 0, out[-6000:]
 

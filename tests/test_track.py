@@ -1,8 +1,8 @@
 import cv2
 import numpy as np
 import pytest
-
 from conftest import iou
+
 from reidflow import track
 from reidflow.formats.tracks import TrackRows
 
@@ -24,11 +24,14 @@ def test_tracker_params_merge_ultralytics_defaults():
     assert "gmc_method" in track.tracker_params("botsort")
 
 
-@pytest.mark.parametrize("name, overrides, message", [
-    ("bytetrack", {"track_bufer": 3}, "unknown bytetrack parameter.*track_bufer"),
-    ("sort", {}, "tracker 'sort' is not supported"),
-    ("botsort", {"with_reid": True}, "with_reid is not supported"),
-])
+@pytest.mark.parametrize(
+    "name, overrides, message",
+    [
+        ("bytetrack", {"track_bufer": 3}, "unknown bytetrack parameter.*track_bufer"),
+        ("sort", {}, "tracker 'sort' is not supported"),
+        ("botsort", {"with_reid": True}, "with_reid is not supported"),
+    ],
+)
 def test_bad_tracker_settings(name, overrides, message):
     with pytest.raises(track.TrackError, match=message):
         track.tracker_params(name, overrides)

@@ -5,8 +5,8 @@ import subprocess
 import cv2
 import numpy as np
 import pytest
-
 from conftest import CLIP_FRAMES, REPO, planned_jobs
+
 from reidflow import assets, evaluate
 from reidflow.formats.crops import CropsReader
 from reidflow.formats.mot import read_mot
@@ -19,13 +19,27 @@ def test_dry_run_plans_the_whole_chain_without_gpus(workdir, vtest_clip):
     workdir.write_videos([("clip", vtest_clip, "")])
     proc = workdir.snakemake("-n")
     jobs = {job.rule: job for job in planned_jobs(proc.stdout + proc.stderr)}
-    assert set(jobs) == {"export_detector", "track", "crops", "features", "similarity", "cluster", "report", "report_index", "all"}
+    assert set(jobs) == {
+        "export_detector",
+        "track",
+        "crops",
+        "features",
+        "similarity",
+        "cluster",
+        "identities",
+        "people",
+        "report",
+        "report_index",
+        "all",
+    }
     assert all(job.resources.get("gpu", "0") == "0" for job in jobs.values()), "no GPU asked for on a CPU-only run"
     assert not (workdir.path / "results").exists()
 
 
 @pytest.mark.parametrize("profile", ["absolute", "profiles/gpu", "gpu"])
-def test_gpu_profile_gives_the_gpu_rules_a_gpu_and_skips_the_onnx_export(workdir, vtest_clip, tmp_path, monkeypatch, profile):
+def test_gpu_profile_gives_the_gpu_rules_a_gpu_and_skips_the_onnx_export(
+    workdir, vtest_clip, tmp_path, monkeypatch, profile
+):
     """The README's `snakemake --cores 8 --profile gpu` (from the project folder, after setup.sh registered
     the profile by name), and the profile given as a path."""
     workdir.write_videos([("clip", vtest_clip, "")])
@@ -108,7 +122,9 @@ def test_bad_videos_fail_alone_with_clear_errors(workdir, vtest_clip, tmp_path):
     corrupt = tmp_path / "corrupt.mp4"
     corrupt.write_text("this is a text file, not a video\n" * 50)
     nobody = blank_video(tmp_path / "nobody.avi")
-    workdir.write_videos([("good", vtest_clip, ""), ("empty", empty, ""), ("corrupt", corrupt, ""), ("nobody", nobody, "")])
+    workdir.write_videos(
+        [("good", vtest_clip, ""), ("empty", empty, ""), ("corrupt", corrupt, ""), ("nobody", nobody, "")]
+    )
     proc = workdir.snakemake("--keep-going", check=False)
     assert proc.returncode != 0
     results = workdir.path / "results"
@@ -121,12 +137,15 @@ def test_bad_videos_fail_alone_with_clear_errors(workdir, vtest_clip, tmp_path):
         assert message in log and str(tmp_path / f"{name}.mp4") in log
 
 
-@pytest.mark.parametrize("sheet, message", [
-    ("video\tpath\na\t{clip}\na\t{clip}\n", "duplicate video id 'a'"),
-    ("video\tpath\na\tmissing.mp4\n", "'missing.mp4' of 'a' does not exist"),
-    ("video\tpth\na\t{clip}\n", "missing column"),
-    ("video\tpath\na\tclips/<script>.avi\n", "Snakemake reads as a path variable"),
-])
+@pytest.mark.parametrize(
+    "sheet, message",
+    [
+        ("video\tpath\na\t{clip}\na\t{clip}\n", "duplicate video id 'a'"),
+        ("video\tpath\na\tmissing.mp4\n", "'missing.mp4' of 'a' does not exist"),
+        ("video\tpth\na\t{clip}\n", "missing column"),
+        ("video\tpath\na\tclips/<script>.avi\n", "Snakemake reads as a path variable"),
+    ],
+)
 def test_sheet_errors_stop_before_any_job(workdir, vtest_clip, sheet, message):
     (workdir.path / "config" / "videos.tsv").write_text(sheet.format(clip=vtest_clip))
     proc = workdir.snakemake("-n", check=False)

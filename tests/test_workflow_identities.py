@@ -4,8 +4,8 @@ from collections import Counter, defaultdict
 
 import numpy as np
 import pytest
-
 from conftest import iou
+
 from reidflow.formats.clusters import read_clusters
 from reidflow.formats.evaluation import read_evaluation
 from reidflow.formats.features import read_features
@@ -39,7 +39,11 @@ def test_identities_never_mix_people_and_do_not_hurt_idf1(vtest_run, vtest_gt):
     evaluation = read_evaluation(results / "evaluation.json")
 
     # the stages agree on which tracks exist
-    assert sorted(clusters.identity_of()) == sorted(sim.track_ids) == sorted(read_features(results / "features.h5").track_ids)
+    assert (
+        sorted(clusters.identity_of())
+        == sorted(sim.track_ids)
+        == sorted(read_features(results / "features.h5").track_ids)
+    )
     # a real model spreads similarities (a collapsed one would put everything near 1)
     assert sim.distribution.count == len(sim.track_ids) * (len(sim.track_ids) - 1) // 2 > 0
     assert sim.distribution.std > 0.05 and sim.distribution.min < 0.5

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from browser import Tags, browser, load_every_image, open_page, people_cards  # noqa: F401  browser is a fixture
 from conftest import SHARED, Workdir, missing, repo_config, write_clip
+from test_workflow_identities import true_person_of_tracks
+
 from reidflow.formats.clusters import read_clusters
 from reidflow.formats.identities import read_identities
 from reidflow.formats.mot import read_mot
 from reidflow.formats.people import read_people
 from reidflow.formats.tracks import read_tracks
-from test_workflow_identities import true_person_of_tracks
 
 pytestmark = pytest.mark.slow
 
@@ -87,8 +87,8 @@ def test_people_across_two_videos(two_halves, persons):
     assert actual, "the two halves share people"
     precision = len(predicted & actual) / max(1, len(predicted))
     recall = len(predicted & actual) / len(actual)
-    assert precision == 1.0, (predicted - actual)
-    assert recall >= 0.5, (actual - predicted)
+    assert precision == 1.0, predicted - actual
+    assert recall >= 0.5, actual - predicted
     assert any(len(p.videos) == 2 for p in catalogue.people)
 
 
@@ -118,7 +118,10 @@ def test_identity_files_label_every_kept_detection(two_halves):
             assert identity == identity_of.get(int(track), -1)
         unassigned = {u.track for u in record.unassigned}
         assert unassigned == set(np.unique(tracks.rows.track_ids).tolist()) - set(identity_of)
-        assert all(u.reason == "too_short" and u.detections < two_halves.config["crops"]["min_track_frames"] for u in record.unassigned)
+        assert all(
+            u.reason == "too_short" and u.detections < two_halves.config["crops"]["min_track_frames"]
+            for u in record.unassigned
+        )
         mot = read_mot(results / "identities.txt")  # MOTChallenge text, 1-based on disk
         assert len(mot) == int((record.identity_ids >= 0).sum())
         assert set(mot.track_ids.tolist()) == set(identity_of.values())
@@ -134,7 +137,9 @@ def test_people_page_in_chromium(two_halves, browser):
     cards = people_cards(Tags(html))
     order = sorted(catalogue.people, key=lambda p: (len(p.videos) < 2, p.id))
     assert list(cards) == [f"person-{p.id}" for p in order], "people in both videos first, then by id"
-    assert {card: len(images) for card, images in cards.items()} == {f"person-{p.id}": len(p.appearances) for p in catalogue.people}
+    assert {card: len(images) for card, images in cards.items()} == {
+        f"person-{p.id}": len(p.appearances) for p in catalogue.people
+    }
     for person in catalogue.people:
         expected = [f"../{a.video}/report/webp/{a.best_track}.webp" for a in person.appearances]
         assert [img["src"] for img in cards[f"person-{person.id}"]] == expected
@@ -144,7 +149,8 @@ def test_people_page_in_chromium(two_halves, browser):
     recommendations = sorted(catalogue.recommendations, key=lambda r: (r.reason != "below_threshold", -r.similarity))
     assert [img["src"] for img in shown] == [
         f"../{appearance[key].video}/report/webp/{appearance[key].best_track}_best.webp"
-        for r in recommendations for key in (r.a, r.b)
+        for r in recommendations
+        for key in (r.a, r.b)
     ]
 
     page, seen = open_page(browser, index)
@@ -161,10 +167,16 @@ def test_people_page_in_chromium(two_halves, browser):
     for link, a in zip(links, both.appearances):
         target, anchor = link.split("#")
         assert target.endswith(f"/results/{a.video}/report/index.html") and anchor == f"identity-{a.identity}"
-        assert f'id="{anchor}"' in Path(target.removeprefix("file://")).read_text(), "the identity's card on the video page"
+        assert f'id="{anchor}"' in Path(target.removeprefix("file://")).read_text(), (
+            "the identity's card on the video page"
+        )
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(two_halves.path / "people.png"), full_page=True)
-    assert [(t, m) for t, m in seen["console"] if t in ("error", "warning")] == [] and seen["errors"] == [] and seen["dialogs"] == []
+    assert (
+        [(t, m) for t, m in seen["console"] if t in ("error", "warning")] == []
+        and seen["errors"] == []
+        and seen["dialogs"] == []
+    )
     assert all(url.startswith("file://") for url in seen["requests"]), seen["requests"]
     page.close()
 
@@ -176,7 +188,9 @@ def test_one_video_and_cross_video_decisions(two_halves, tmp_path):
     a, b = both.appearances[0].key, both.appearances[1].key
     overrides = two_halves.path / "overrides.yaml"
     try:
-        overrides.write_text(f'people:\n  split: [["{a.replace(":", ":identity:")}", "{b.replace(":", ":identity:")}"]]\n')
+        overrides.write_text(
+            f'people:\n  split: [["{a.replace(":", ":identity:")}", "{b.replace(":", ":identity:")}"]]\n'
+        )
         two_halves.config["cluster"]["overrides"] = str(overrides)
         two_halves.write_config()
         two_halves.snakemake()
@@ -188,7 +202,9 @@ def test_one_video_and_cross_video_decisions(two_halves, tmp_path):
         # a person's merge holds, also against what the clustering had found
         lone = next(p for p in catalogue.people if len(p.appearances) == 1).appearances[0]
         other = next(x for x in both.appearances if x.video != lone.video)
-        overrides.write_text(f'people:\n  merge: [["{other.video}:identity:{other.identity}", "{lone.video}:track:{lone.tracks[0]}"]]\n')
+        overrides.write_text(
+            f'people:\n  merge: [["{other.video}:identity:{other.identity}", "{lone.video}:track:{lone.tracks[0]}"]]\n'
+        )
         two_halves.snakemake()
         merged = read_people(two_halves.path / "results" / "people" / "people.json")
         assert merged.person_of()[other.key] == merged.person_of()[lone.key]
@@ -196,7 +212,9 @@ def test_one_video_and_cross_video_decisions(two_halves, tmp_path):
 
         # two identities seen in the same frame cannot be merged: the job fails naming why
         rows = read_identities(two_halves.path / "results" / "a" / "identities.npz")
-        frames = {i: set(rows.rows.frames[rows.identity_ids == i].tolist()) for i in set(rows.identity_ids.tolist()) - {-1}}
+        frames = {
+            i: set(rows.rows.frames[rows.identity_ids == i].tolist()) for i in set(rows.identity_ids.tolist()) - {-1}
+        }
         x, y = next((x, y) for x, y in combinations(sorted(frames), 2) if frames[x] & frames[y])
         overrides.write_text(f'people:\n  merge: [["a:identity:{x}", "a:identity:{y}"]]\n')
         assert two_halves.snakemake(check=False).returncode != 0

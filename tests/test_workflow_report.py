@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from browser import Tags, browser, heatmap_data, load_every_image, open_page, video_links  # noqa: F401  browser is a fixture
 from conftest import Workdir, write_clip
+
 from reidflow.formats.clusters import read_clusters
 from reidflow.formats.crops import CropsReader
 from reidflow.formats.evaluation import read_evaluation
@@ -48,7 +48,9 @@ def test_reports_from_scratch(workdir, vtest_clip, vtest_gt, vtest_video, tmp_pa
         assert n == len(kept) and sorted(data["ids"]) == sorted(kept) and len(data["values"]) == n * n
         cells[video] = n * n
         assert len(page.find("div", "identity")) == len(clusters.identities)
-        webps = {p.name for p in (results / video / "report" / "webp").glob("*.webp")}  # Snakemake adds .snakemake_timestamp
+        webps = {
+            p.name for p in (results / video / "report" / "webp").glob("*.webp")
+        }  # Snakemake adds .snakemake_timestamp
         assert webps == {f"{t}.webp" for t in kept} | {f"{t}_best.webp" for t in kept}
         assert all((page_path.parent / img["src"]).is_file() for img in page.find("img"))
         assert ('id="evaluation"' in html) == with_gt
@@ -72,13 +74,23 @@ def test_reports_from_scratch(workdir, vtest_clip, vtest_gt, vtest_video, tmp_pa
     canvas = page.locator("#heatmap")
     assert int(canvas.get_attribute("data-cells")) == cells["clip"] > 0
     canvas.scroll_into_view_if_needed()
-    box, off, c = canvas.bounding_box(), int(canvas.get_attribute("data-offset")), heatmap_data(results / "clip" / "report" / "index.html")["cell"]
+    box, off, c = (
+        canvas.bounding_box(),
+        int(canvas.get_attribute("data-offset")),
+        heatmap_data(results / "clip" / "report" / "index.html")["cell"],
+    )
     page.mouse.move(box["x"] + 1 + off + 1.5 * c, box["y"] + 1 + off + 0.5 * c)  # row 0, column 1
-    assert re.fullmatch(r"track \d+ \(id \d+\) × track \d+ \(id \d+\): -?\d\.\d{3}( · together in \d+ frames)?", page.inner_text("#tip"))
+    assert re.fullmatch(
+        r"track \d+ \(id \d+\) × track \d+ \(id \d+\): -?\d\.\d{3}( · together in \d+ frames)?", page.inner_text("#tip")
+    )
     page.evaluate("window.scrollTo(0, 0)")
     shot = workdir.path / "report.png"
     page.screenshot(path=str(shot), full_page=True)
-    assert [(t, m) for t, m in seen["console"] if t in ("error", "warning")] == [] and seen["errors"] == [] and seen["dialogs"] == []
+    assert (
+        [(t, m) for t, m in seen["console"] if t in ("error", "warning")] == []
+        and seen["errors"] == []
+        and seen["dialogs"] == []
+    )
     assert all(url.startswith("file://") for url in seen["requests"])
     page.close()
     evil_page, evil_seen = open_page(browser, results / "evil" / "report" / "index.html")
@@ -95,7 +107,10 @@ def test_reports_from_scratch(workdir, vtest_clip, vtest_gt, vtest_video, tmp_pa
         "results/report/index.html",
     }
     for video in pages:
-        assert bundle.page(f"results/{video}/report/index.html") == (results / video / "report" / "index.html").read_bytes()
+        assert (
+            bundle.page(f"results/{video}/report/index.html")
+            == (results / video / "report" / "index.html").read_bytes()
+        )
 
     # done means done; a report setting reruns only the two reports
     assert "Nothing to be done" in workdir.snakemake("-n", "results/report/index.html").stdout
@@ -163,7 +178,11 @@ def test_snakemake_report_of_a_finished_run(vtest_run, tmp_path):
         "results/report/index.html": {"page": "all videos"},
     }
     page = bundle.results["results/clip/report/index.html"]
-    assert page["job_properties"]["rule"] == "report" and "Who is in video" in page["caption"] and "clip" in page["caption"]
+    assert (
+        page["job_properties"]["rule"] == "report"
+        and "Who is in video" in page["caption"]
+        and "clip" in page["caption"]
+    )
 
     # the page with every image it shows, beside it as in results/clip/report/
     html = bundle.page("results/clip/report/index.html")

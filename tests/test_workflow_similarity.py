@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from helpers_identities import views_of, walker
 
 from reidflow.formats.clusters import read_clusters
 from reidflow.formats.evaluation import read_evaluation
@@ -9,8 +10,6 @@ from reidflow.formats.features import Features, FeaturesMeta, write_features
 from reidflow.formats.mot import write_mot
 from reidflow.formats.similarity import read_similarity
 from reidflow.formats.tracks import TrackRows, Tracks, TracksMeta, VideoInfo, write_tracks
-
-from helpers_identities import views_of, walker
 
 pytestmark = pytest.mark.slow
 
@@ -99,10 +98,16 @@ def test_editing_one_videos_overrides_reruns_only_that_video(workdir):
     assert {t: (workdir.path / t).stat().st_mtime_ns for t in targets} == merged
 
 
-@pytest.mark.parametrize("entry, message", [
-    ("merge: [[1, 3]]", "the merge pairs put tracks 1 and 3 into one identity, but they are seen together in 20 frame(s)"),
-    ("split: [[1, 77]]", "unknown track id(s) 77"),
-])
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        (
+            "merge: [[1, 3]]",
+            "the merge pairs put tracks 1 and 3 into one identity, but they are seen together in 20 frame(s)",
+        ),
+        ("split: [[1, 77]]", "unknown track id(s) 77"),
+    ],
+)
 def test_bad_overrides_fail_the_videos_cluster_job(workdir, entry, message):
     workdir.write_videos([write_video(workdir, "a"), write_video(workdir, "b")])
     (workdir.path / "config" / "overrides.yaml").write_text(f"a:\n  {entry}\n")
@@ -132,4 +137,7 @@ def test_a_track_without_features_fails_naming_the_file_and_track(workdir):
     proc = workdir.snakemake("results/a/similarity.json", check=False)
     assert proc.returncode != 0
     log = (workdir.path / "logs" / "similarity" / "a.log").read_text()
-    assert "results/a/features.h5: track(s) 2 have no crop features; delete it and run `snakemake` again, which rebuilds it" in log
+    assert (
+        "results/a/features.h5: track(s) 2 have no crop features; delete it and run `snakemake` again, which rebuilds it"
+        in log
+    )

@@ -8,7 +8,6 @@ from typing import Any
 
 from reidflow.formats.base import build_record, read_json, write_json
 
-
 CLUSTERS_FORMAT_VERSION = 1
 
 
@@ -73,9 +72,15 @@ def write_clusters(path: str | os.PathLike, clusters: Clusters) -> None:
 
 def read_clusters(path: str | os.PathLike) -> Clusters:
     raw = read_json(path, "cluster", CLUSTERS_FORMAT_VERSION)
-    return build_record(path, "cluster", lambda: Clusters(**{
-        **raw,
-        "identities": [Identity(**i) for i in raw["identities"]],
-        "merges": [Merge(**m) for m in raw["merges"]],
-        "recommendations": [Recommendation(**r) for r in raw["recommendations"]],
-    }))
+    return build_record(
+        path,
+        "cluster",
+        lambda: Clusters(
+            **{
+                **raw,
+                "identities": [Identity(**i) for i in raw["identities"]],
+                "merges": [Merge(**m) for m in raw["merges"]],
+                "recommendations": [Recommendation(**r) for r in raw["recommendations"]],
+            }
+        ),
+    )

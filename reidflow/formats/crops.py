@@ -1,11 +1,11 @@
 """``final_crops.h5`` (stage ``crops``), HDF5, and the codec policy of its crops (Blosc/LZ4):
 
-    attrs        format_version, video, source, fps, frame_count, crop_height, crop_width, resize, params (JSON)
-    persons      table (track_id, first_frame, last_frame, detections, crops_kept), longest-seen first
-    tracks/<id>/ one group per kept track, K crops in frame order:
-        crops    uint8 (K,H,W,3) RGB, chunked one crop per chunk, compressed
-        frames   int64 (K,), boxes float32 (K,4) original xyxy box, and one (K,) dataset per metric
-                 in CROP_METRICS (``rank``: 1 = best quality within the track)
+attrs        format_version, video, source, fps, frame_count, crop_height, crop_width, resize, params (JSON)
+persons      table (track_id, first_frame, last_frame, detections, crops_kept), longest-seen first
+tracks/<id>/ one group per kept track, K crops in frame order:
+    crops    uint8 (K,H,W,3) RGB, chunked one crop per chunk, compressed
+    frames   int64 (K,), boxes float32 (K,4) original xyxy box, and one (K,) dataset per metric
+             in CROP_METRICS (``rank``: 1 = best quality within the track)
 """
 
 from __future__ import annotations
@@ -25,11 +25,10 @@ import numpy as np
 from reidflow.files import atomic_output
 from reidflow.formats.base import REBUILD, FormatError, plain
 
-
 CROPS_FORMAT_VERSION = 1
 # Blosc/LZ4: lossless and several times faster than gzip or LZF on video crops. Reading needs the
 # filter, which ``import hdf5plugin`` registers (done above, so every reader of this module has it).
-CROP_BLOSC = dict(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.NOSHUFFLE)
+CROP_BLOSC: dict[str, Any] = dict(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.NOSHUFFLE)
 CROP_COMPRESSION = dict(hdf5plugin.Blosc(**CROP_BLOSC))
 CROP_METRICS = ("confidence", "area_ratio", "aspect", "truncated", "sharpness", "occlusion", "quality", "rank")
 PERSONS_DTYPE = np.dtype(
@@ -87,13 +86,18 @@ class CropsWriter:
             k = int(person["crops_kept"])
             group = tracks.create_group(str(int(person["track_id"])))
             self._crops[int(person["track_id"])] = group.create_dataset(
-                "crops", shape=(k, h, w, 3), dtype=np.uint8, chunks=(1, h, w, 3) if k else None,
+                "crops",
+                shape=(k, h, w, 3),
+                dtype=np.uint8,
+                chunks=(1, h, w, 3) if k else None,
                 **(CROP_COMPRESSION if k else {}),
             )
 
     def put_crop(self, track_id: int, slot: int, image: np.ndarray) -> None:
         if image.shape != self._crop_shape or image.dtype != np.uint8:
-            raise FormatError(f"a crop of {image.shape} {image.dtype}, but final_crops.h5 holds {self._crop_shape} uint8")
+            raise FormatError(
+                f"a crop of {image.shape} {image.dtype}, but final_crops.h5 holds {self._crop_shape} uint8"
+            )
         self._crops[track_id].id.write_direct_chunk((slot, 0, 0, 0), self._compress(np.ascontiguousarray(image)))
 
     def put_track(self, track_id: int, frames: np.ndarray, boxes: np.ndarray, metrics: dict[str, np.ndarray]) -> None:

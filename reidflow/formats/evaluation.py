@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from reidflow.formats.base import build_record, read_json, write_json
 
-
 EVALUATION_FORMAT_VERSION = 1
 
 
@@ -22,8 +21,8 @@ class Evaluation:
     ground_truth: str
     frames: int
     iou_threshold: float
-    raw: dict[str, float]
-    merged: dict[str, float]
+    raw: dict[str, float | int | None]  # None: undefined (e.g. precision without any box)
+    merged: dict[str, float | int | None]
     format_version: int = EVALUATION_FORMAT_VERSION
 
 

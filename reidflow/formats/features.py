@@ -1,5 +1,5 @@
 """``features.h5`` (stage ``features``), HDF5: attrs as FeaturesMeta; ``track_ids`` in final_crops.h5's order;
-    tracks/<id>/features float32 (K, D), unit rows, row i = crop i of that track.
+tracks/<id>/features float32 (K, D), unit rows, row i = crop i of that track.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import numpy as np
 
 from reidflow.files import atomic_output
 from reidflow.formats.base import REBUILD, FormatError, plain
-
 
 FEATURES_FORMAT_VERSION = 1
 

@@ -56,11 +56,20 @@ class IdentityRows:
 
 
 def write_identities(npz: str | os.PathLike, txt: str | os.PathLike, record: IdentityRows) -> None:
-    meta = {"format_version": IDENTITIES_FORMAT_VERSION, "video": record.video, "unassigned": [asdict(u) for u in record.unassigned]}
+    meta = {
+        "format_version": IDENTITIES_FORMAT_VERSION,
+        "video": record.video,
+        "unassigned": [asdict(u) for u in record.unassigned],
+    }
     r = record.rows
     with atomic_output(npz) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(
-            fh, frames=r.frames, track_ids=r.track_ids, identity_ids=record.identity_ids, boxes=r.boxes, scores=r.scores,
+            fh,
+            frames=r.frames,
+            track_ids=r.track_ids,
+            identity_ids=record.identity_ids,
+            boxes=r.boxes,
+            scores=r.scores,
             meta=np.array(json.dumps(meta, sort_keys=True)),
         )
     write_mot(txt, record.assigned())
@@ -73,7 +82,9 @@ def read_identities(path: str | os.PathLike) -> IdentityRows:
             arrays = {k: data[k] for k in ("frames", "track_ids", "identity_ids", "boxes", "scores", "meta")}
         meta = json.loads(str(arrays["meta"]))
         if meta.get("format_version") != IDENTITIES_FORMAT_VERSION:
-            raise ValueError(f"format version {meta.get('format_version')}, this reidflow reads {IDENTITIES_FORMAT_VERSION}")
+            raise ValueError(
+                f"format version {meta.get('format_version')}, this reidflow reads {IDENTITIES_FORMAT_VERSION}"
+            )
         unassigned = [Unassigned(**u) for u in meta["unassigned"]]
         rows = TrackRows(arrays["frames"], arrays["track_ids"], arrays["boxes"], arrays["scores"])
     except FileNotFoundError:

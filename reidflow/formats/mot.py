@@ -47,22 +47,28 @@ def read_mot(path: str | os.PathLike) -> TrackRows:
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         raise FormatError(f"{path}: line {line}: not text (a binary file?); {MOT_HINT}") from None
-    numbered = [(no, line) for no, line in enumerate(text.split("\n"), start=1) if line.strip() and not line.lstrip().startswith("#")]
+    numbered = [
+        (no, line)
+        for no, line in enumerate(text.split("\n"), start=1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     if not numbered:
         return TrackRows.empty()
     try:
         table = np.loadtxt([line for _, line in numbered], delimiter=",", ndmin=2, dtype=np.float64)
     except ValueError:
-        no, line, problem = _first_unparsable(numbered)
-        raise FormatError(f"{path}: line {no}: {problem} ({line.strip()[:80]!r}); {MOT_HINT}") from None
+        no, text_line, problem = _first_unparsable(numbered)
+        raise FormatError(f"{path}: line {no}: {problem} ({text_line.strip()[:80]!r}); {MOT_HINT}") from None
     if table.shape[1] < 7:
-        raise FormatError(f"{path}: MOTChallenge rows need at least 7 columns (frame,id,x,y,w,h,conf), got {table.shape[1]}")
+        raise FormatError(
+            f"{path}: MOTChallenge rows need at least 7 columns (frame,id,x,y,w,h,conf), got {table.shape[1]}"
+        )
     first_bad = _first_bad_row(table)
     if first_bad is not None:
         row, problem, count = first_bad
-        no, line = numbered[row]
+        no, text_line = numbered[row]
         more = f" ({count - 1} more bad lines)" if count > 1 else ""
-        raise FormatError(f"{path}: line {no}: {problem} ({line.strip()[:80]!r}){more}; fix or remove the line")
+        raise FormatError(f"{path}: line {no}: {problem} ({text_line.strip()[:80]!r}){more}; fix or remove the line")
     boxes = table[:, 2:6].copy()
     boxes[:, 2:] += boxes[:, :2]
     return TrackRows(table[:, 0].astype(np.int64) - 1, table[:, 1], boxes, table[:, 6])

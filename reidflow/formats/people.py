@@ -96,11 +96,17 @@ def write_people(path: str | os.PathLike, people: People) -> None:
 
 def read_people(path: str | os.PathLike) -> People:
     raw = read_json(path, "people", PEOPLE_FORMAT_VERSION)
-    return build_record(path, "people", lambda: People(**{
-        **raw,
-        "people": [
-            Person(**{**p, "appearances": [Appearance(**a) for a in p["appearances"]]}) for p in raw["people"]
-        ],
-        "links": [Link(**link) for link in raw["links"]],
-        "recommendations": [PeopleRecommendation(**r) for r in raw["recommendations"]],
-    }))
+    return build_record(
+        path,
+        "people",
+        lambda: People(
+            **{
+                **raw,
+                "people": [
+                    Person(**{**p, "appearances": [Appearance(**a) for a in p["appearances"]]}) for p in raw["people"]
+                ],
+                "links": [Link(**link) for link in raw["links"]],
+                "recommendations": [PeopleRecommendation(**r) for r in raw["recommendations"]],
+            }
+        ),
+    )

@@ -10,7 +10,6 @@ import numpy as np
 
 from reidflow.formats.base import build_record, read_json, write_json
 
-
 SIMILARITY_FORMAT_VERSION = 1
 
 
@@ -65,12 +64,14 @@ def read_similarity(path: str | os.PathLike) -> Similarity:
 
     def build() -> Similarity:
         n = len(raw["track_ids"])
-        return Similarity(**{
-            **raw,
-            "matrix": np.asarray(raw["matrix"], dtype=np.float64).reshape(n, n),
-            "cooccurrence": np.asarray(raw["cooccurrence"], dtype=np.int64).reshape(n, n),
-            "pairs": [SimilarPair(**p) for p in raw["pairs"]],
-            "distribution": Distribution(**raw["distribution"]),
-        })
+        return Similarity(
+            **{
+                **raw,
+                "matrix": np.asarray(raw["matrix"], dtype=np.float64).reshape(n, n),
+                "cooccurrence": np.asarray(raw["cooccurrence"], dtype=np.int64).reshape(n, n),
+                "pairs": [SimilarPair(**p) for p in raw["pairs"]],
+                "distribution": Distribution(**raw["distribution"]),
+            }
+        )
 
     return build_record(path, "similarity", build)

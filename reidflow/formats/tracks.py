@@ -1,13 +1,13 @@
 """``tracks.npz`` (stage ``track``), one row per tracked detection, and the row records shared with MOT files.
 
-    frames       int64  (N,)   0-based frame index in the video's own numbering (also with a stride)
-    track_ids    int64  (N,)   tracker id, unique within the video
-    boxes        float32 (N,4) x1, y1, x2, y2 in original-frame pixels
-    scores       float32 (N,)  detection confidence
-    meta         0-d str       JSON object: format_version, video id, source path, fps, width, height,
-                               frame_count (frames actually decoded), frames_missing (declared by the
-                               container but not decodable: a truncated file), vid_stride, detector, detector_sha256,
-                               tracker, tracker_params
+frames       int64  (N,)   0-based frame index in the video's own numbering (also with a stride)
+track_ids    int64  (N,)   tracker id, unique within the video
+boxes        float32 (N,4) x1, y1, x2, y2 in original-frame pixels
+scores       float32 (N,)  detection confidence
+meta         0-d str       JSON object: format_version, video id, source path, fps, width, height,
+                           frame_count (frames actually decoded), frames_missing (declared by the
+                           container but not decodable: a truncated file), vid_stride, detector, detector_sha256,
+                           tracker, tracker_params
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import numpy as np
 
 from reidflow.files import atomic_output
 from reidflow.formats.base import REBUILD, FormatError
-
 
 TRACKS_FORMAT_VERSION = 1
 
@@ -145,8 +144,7 @@ def read_tracks(path: str | os.PathLike) -> Tracks:
     version = raw.get("format_version")
     if version != TRACKS_FORMAT_VERSION:
         raise FormatError(
-            f"{path}: tracks format version {version}, this reidflow reads version {TRACKS_FORMAT_VERSION}; "
-            + REBUILD
+            f"{path}: tracks format version {version}, this reidflow reads version {TRACKS_FORMAT_VERSION}; " + REBUILD
         )
     try:
         raw["info"] = VideoInfo(**raw["info"])

@@ -15,7 +15,13 @@ from reidflow.formats.similarity import Distribution, Similarity
 SCALE_MIN, SCALE_MAX = 0.0, 1.0
 
 # A sequential-diverging scale: blue (unlike) through pale yellow (0.5) to red (alike).
-PALETTE = ((0.0, (49, 54, 149)), (0.25, (69, 117, 180)), (0.5, (254, 224, 144)), (0.75, (244, 109, 67)), (1.0, (165, 0, 38)))
+PALETTE = (
+    (0.0, (49, 54, 149)),
+    (0.25, (69, 117, 180)),
+    (0.5, (254, 224, 144)),
+    (0.75, (244, 109, 67)),
+    (1.0, (165, 0, 38)),
+)
 
 
 def colour(value: float) -> str:
@@ -109,7 +115,13 @@ def histogram(distribution: Distribution) -> list[Bar]:
 
 def collapsed(distribution: Distribution) -> bool:
     """All pairs alike: the seeds' sign of a collapsed model (every similarity near 0.99)."""
-    return bool(distribution.count >= 2 and distribution.std is not None and distribution.std < 0.03 and distribution.mean > 0.9)
+    return bool(
+        distribution.count >= 2
+        and distribution.std is not None
+        and distribution.std < 0.03
+        and distribution.mean is not None
+        and distribution.mean > 0.9
+    )
 
 
 def threshold_markers(similarity: Similarity, clusters: Clusters) -> list[Marker]:

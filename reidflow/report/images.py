@@ -30,12 +30,19 @@ def track_webp(crops: np.ndarray, frames: np.ndarray, settings: ReportSettings) 
     order = np.argsort(np.asarray(frames), kind="stable")
     images = np.stack([resize_to_height(crops[i], settings.webp_height) for i in order])
     return iio.imwrite(
-        "<bytes>", images, extension=".webp", is_batch=True,
-        duration=max(1, round(1000 / settings.webp_fps)), loop=0, quality=settings.webp_quality,
+        "<bytes>",
+        images,
+        extension=".webp",
+        is_batch=True,
+        duration=max(1, round(1000 / settings.webp_fps)),
+        loop=0,
+        quality=settings.webp_quality,
     )
 
 
 def still_webp(crop: np.ndarray, settings: ReportSettings) -> bytes:
     import imageio.v3 as iio
 
-    return iio.imwrite("<bytes>", resize_to_height(crop, settings.webp_height), extension=".webp", quality=settings.webp_quality)
+    return iio.imwrite(
+        "<bytes>", resize_to_height(crop, settings.webp_height), extension=".webp", quality=settings.webp_quality
+    )

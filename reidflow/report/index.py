@@ -132,7 +132,9 @@ def people_context(people: People, videos: list[str]) -> dict[str, Any]:
     by_key = {card.appearance.key: card for person in cards for card in person.appearances}
     stale = sorted({k for r in people.recommendations for k in (r.a, r.b)} - set(by_key))
     if stale:
-        raise PeoplePageError(f"people.json: recommendations name identities of no person ({', '.join(stale[:5])}); {REBUILD}")
+        raise PeoplePageError(
+            f"people.json: recommendations name identities of no person ({', '.join(stale[:5])}); {REBUILD}"
+        )
     recommendations = [
         {"rec": r, "reason": REASONS.get(r.reason, r.reason), "a": by_key[r.a], "b": by_key[r.b]}
         # pairs only the threshold kept apart first (a person's real decisions), each most similar first
@@ -148,10 +150,16 @@ def people_context(people: People, videos: list[str]) -> dict[str, Any]:
 
 def render_index(summaries: list[VideoSummary], settings: dict[str, Any], people: People) -> str:
     metrics = [(key, label) for key, label, percent, _ in EVALUATION_METRICS if percent][:2]  # MOTA, IDF1
-    return environment().get_template("index.html.j2").render(
-        videos=summaries, settings=flatten_settings(settings), metrics=metrics,
-        with_evaluation=any(s.evaluation is not None for s in summaries),
-        **people_context(people, [s.video for s in summaries]),
+    return (
+        environment()
+        .get_template("index.html.j2")
+        .render(
+            videos=summaries,
+            settings=flatten_settings(settings),
+            metrics=metrics,
+            with_evaluation=any(s.evaluation is not None for s in summaries),
+            **people_context(people, [s.video for s in summaries]),
+        )
     )
 
 
@@ -199,4 +207,9 @@ def write_incomplete_index(videos: list[str], results_dir: str | Path, out_html:
         # Dated 1970, the page is older than every input of rule report_index: the next run replaces it
         # even when nothing upstream changes (e.g. the sheet was restored).
         os.utime(tmp, (0, 0))
-    log.info("run incomplete: index lists %d videos, %d without a report -> %s", len(rows), sum(not r.has_report for r in rows), out_html)
+    log.info(
+        "run incomplete: index lists %d videos, %d without a report -> %s",
+        len(rows),
+        sum(not r.has_report for r in rows),
+        out_html,
+    )

@@ -47,7 +47,7 @@ def evaluation_rows(evaluation: Evaluation) -> list[EvaluationRow]:
             continue
         raw, merged = evaluation.raw[key], evaluation.merged[key]
         if raw is None or merged is None:  # undefined, e.g. precision without any box
-            rows.append(EvaluationRow(label, *(_maybe(v, percent) for v in (raw, merged)), "–", None))
+            rows.append(EvaluationRow(label, _maybe(raw, percent), _maybe(merged, percent), "–", None))
             continue
         delta = merged - raw
         if percent:

@@ -89,16 +89,21 @@ def identity_hue(position: int) -> int:
 def check_consistent(records: VideoRecords, crop_tracks: list[int], names: dict[str, str]) -> None:
     """Every stage's file must describe the same video and the same tracks; say which file is stale."""
     video = records.tracks.meta.video
-    for key, record in (("features", records.features), ("similarity", records.similarity), ("clusters", records.clusters), ("evaluation", records.evaluation)):
+    for key, record in (
+        ("features", records.features),
+        ("similarity", records.similarity),
+        ("clusters", records.clusters),
+        ("evaluation", records.evaluation),
+    ):
         if record is not None and record.video != video:
-            raise ReportError(f"{names[key]}: made for video {record.video!r}, not {video!r}; delete it and rerun the workflow")
+            raise ReportError(
+                f"{names[key]}: made for video {record.video!r}, not {video!r}; delete it and rerun the workflow"
+            )
     members = identity_order(records.clusters)
     if len(members) != len(set(members)):
         raise ReportError(f"{names['clusters']}: a track belongs to more than one identity; {REBUILD}")
     if set(records.similarity.track_ids) != set(crop_tracks):
-        raise ReportError(
-            f"{names['similarity']}: its tracks differ from those of {names['crops']}; {REBUILD}"
-        )
+        raise ReportError(f"{names['similarity']}: its tracks differ from those of {names['crops']}; {REBUILD}")
     if set(members) != set(crop_tracks):
         raise ReportError(f"{names['clusters']}: its tracks differ from those of {names['crops']}; {REBUILD}")
 
@@ -113,8 +118,16 @@ def pipeline_line(records: VideoRecords) -> str:
     holds the rest), e.g. "yolov8n.pt · bytetrack · osnet_x0_25 (osnet_x0_25_msmt17.pth) · similarity mean ·
     average linkage, distance < 0.35".
     """
-    meta, features, similarity, params = records.tracks.meta, records.features, records.similarity, records.clusters.params
-    parts = [Path(meta.detector).name + (f" (vid_stride {meta.vid_stride})" if meta.vid_stride > 1 else ""), meta.tracker]
+    meta, features, similarity, params = (
+        records.tracks.meta,
+        records.features,
+        records.similarity,
+        records.clusters.params,
+    )
+    parts = [
+        Path(meta.detector).name + (f" (vid_stride {meta.vid_stride})" if meta.vid_stride > 1 else ""),
+        meta.tracker,
+    ]
     parts.append(f"{features.model} ({Path(features.weights).name})")
     aggregation = ", ".join(f"{key}={value}" for key, value in sorted(similarity.params.items()))
     parts.append(f"similarity {similarity.aggregation}" + (f" ({aggregation})" if aggregation else ""))
@@ -193,8 +206,12 @@ def render_video(context: dict[str, Any]) -> str:
 
 
 def write_video_report(
-    records: VideoRecords, crops_path: str | Path, out_html: str | Path, webp_dir: str | Path,
-    settings: ReportSettings, names: dict[str, str] | None = None,
+    records: VideoRecords,
+    crops_path: str | Path,
+    out_html: str | Path,
+    webp_dir: str | Path,
+    settings: ReportSettings,
+    names: dict[str, str] | None = None,
 ) -> None:
     """Write ``webp_dir/<track>.webp`` + ``<track>_best.webp`` for every kept track, then the page.
 
@@ -215,8 +232,14 @@ def write_video_report(
         >>> write_video_report(records, "results/vtest/final_crops.h5", "report/index.html", "report/webp",
         ...                    ReportSettings(webp_fps=5))
     """
-    names = {"features": "features.h5", "similarity": "similarity.json", "clusters": "clusters.json",
-             "evaluation": "evaluation.json", "crops": str(crops_path), **(names or {})}
+    names = {
+        "features": "features.h5",
+        "similarity": "similarity.json",
+        "clusters": "clusters.json",
+        "evaluation": "evaluation.json",
+        "crops": str(crops_path),
+        **(names or {}),
+    }
     webp_dir = Path(webp_dir)
     webp_dir.mkdir(parents=True, exist_ok=True)
     cards: dict[int, TrackCard] = {}
@@ -245,4 +268,10 @@ def write_video_report(
     html = render_video(video_context(records, cards, crops_meta))
     with atomic_output(out_html) as tmp:
         tmp.write_text(html, encoding="utf-8")
-    log.info("report of %s: %d identities, %d tracks -> %s", records.tracks.meta.video, len(records.clusters.identities), len(cards), out_html)
+    log.info(
+        "report of %s: %d identities, %d tracks -> %s",
+        records.tracks.meta.video,
+        len(records.clusters.identities),
+        len(cards),
+        out_html,
+    )

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO, Workdir
+
 from reidflow import crops, track
 from reidflow.config import ConfigError, check_config, typed_cli_config
 
@@ -97,13 +97,33 @@ ZERO_WEIGHTS = dict.fromkeys(("confidence", "area", "aspect", "truncation", "sha
 @pytest.mark.parametrize(
     "section, values, message",
     [
-        ("track", {"tracker_params": {"track_buffer": -5}}, "config: track.tracker_params.track_buffer = -5: must be an integer >= 1"),
-        ("track", {"tracker_params": {"match_thresh": 7}}, "config: track.tracker_params.match_thresh = 7: must be a number in [0, 1]"),
+        (
+            "track",
+            {"tracker_params": {"track_buffer": -5}},
+            "config: track.tracker_params.track_buffer = -5: must be an integer >= 1",
+        ),
+        (
+            "track",
+            {"tracker_params": {"match_thresh": 7}},
+            "config: track.tracker_params.match_thresh = 7: must be a number in [0, 1]",
+        ),
         ("track", {"tracker_params": {"track_buffer": 2.5}}, "track_buffer = 2.5: must be an integer >= 1"),
         ("track", {"tracker_params": {"fuse_score": "yes"}}, "fuse_score = 'yes': must be true or false"),
-        ("track", {"tracker": "botsort", "tracker_params": {"gmc_method": "fast"}}, "gmc_method = 'fast': must be one of sparseOptFlow"),
-        ("track", {"tracker_params": {"gmc_method": "orb"}}, "config: track.tracker_params: unknown bytetrack parameter(s) gmc_method"),
-        ("track", {"tracker_params": {"track_high_thresh": math.nan}}, "config: track.tracker_params.track_high_thresh = nan: must be a finite number"),
+        (
+            "track",
+            {"tracker": "botsort", "tracker_params": {"gmc_method": "fast"}},
+            "gmc_method = 'fast': must be one of sparseOptFlow",
+        ),
+        (
+            "track",
+            {"tracker_params": {"gmc_method": "orb"}},
+            "config: track.tracker_params: unknown bytetrack parameter(s) gmc_method",
+        ),
+        (
+            "track",
+            {"tracker_params": {"track_high_thresh": math.nan}},
+            "config: track.tracker_params.track_high_thresh = nan: must be a finite number",
+        ),
         ("crops", {"border_margin": math.nan}, "config: crops.border_margin = nan: must be a finite number"),
         ("report", {"webp_fps": math.inf}, "config: report.webp_fps = inf: must be a finite number"),
         ("crops", {"weights": ZERO_WEIGHTS}, "config: crops.weights = {'confidence': 0.0,"),
@@ -133,7 +153,10 @@ def test_bad_value_from_the_command_line_refused_before_any_job(wd):
 def test_check_config_accepts_the_repository_config():
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["crops"]["weights"]["confidence"] = 0.0  # some zero weights are fine
-    config["track"] |= {"tracker": "botsort", "tracker_params": {"gmc_method": "none", "track_buffer": 60, "with_reid": False}}
+    config["track"] |= {
+        "tracker": "botsort",
+        "tracker_params": {"gmc_method": "none", "track_buffer": 60, "with_reid": False},
+    }
     check_config(config)
 
 

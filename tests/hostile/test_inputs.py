@@ -26,7 +26,7 @@ def write_avi(path: Path, frames: int = DECLARED) -> Path:
     """An MJPG .avi of distinct noisy frames (noise keeps the JPEGs, and so the bytes per frame, large)."""
     rng = np.random.default_rng(0)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 120))
-    for i in range(frames):
+    for _ in range(frames):
         writer.write(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8))
     writer.release()
     return path
@@ -88,7 +88,9 @@ def test_track_warns_and_tracks_npz_keeps_the_shortfall(truncated_avi, tmp_path,
 
 def test_on_truncated_fail_refuses_the_video(truncated_avi):
     info = decode(truncated_avi).info_after_read()
-    with pytest.raises(VideoError, match=r"cut\.avi: truncated or damaged video.*replace the file with a complete copy"):
+    with pytest.raises(
+        VideoError, match=r"cut\.avi: truncated or damaged video.*replace the file with a complete copy"
+    ):
         check_complete(truncated_avi, info, "fail")
     check_complete(truncated_avi, replace(info, frames_missing=0), "fail")  # a complete video passes
 
@@ -97,7 +99,14 @@ def test_tracks_npz_from_before_the_field_still_reads(tmp_path):
     meta = asdict(TracksMeta("v", "v.avi", VideoInfo(25.0, 64, 48, 10), 1, "yolov8n.pt", "", "bytetrack", {}))
     del meta["info"]["frames_missing"]
     empty = TrackRows.empty()
-    np.savez(tmp_path / "old.npz", frames=empty.frames, track_ids=empty.track_ids, boxes=empty.boxes, scores=empty.scores, meta=np.array(json.dumps(meta)))
+    np.savez(
+        tmp_path / "old.npz",
+        frames=empty.frames,
+        track_ids=empty.track_ids,
+        boxes=empty.boxes,
+        scores=empty.scores,
+        meta=np.array(json.dumps(meta)),
+    )
     assert read_tracks(tmp_path / "old.npz").meta.info.frames_missing == 0
 
 
@@ -111,9 +120,12 @@ def test_report_header_warns_about_a_truncated_video():
     short = replace(records.tracks.meta, info=VideoInfo(25.0, 320, 240, 18, 42))
     records = replace(records, tracks=Tracks(records.tracks.rows, short))
     html = render_video(video_context(records, cards, {}))
-    header = html[html.index("<header"): html.index("</header>")]
+    header = html[html.index("<header") : html.index("</header>")]
     assert 'class="warning" id="truncated"' in header
-    assert "Truncated or damaged video: its container declares 60 frames but decoding stopped after 18; the last 42 were not processed." in header
+    assert (
+        "Truncated or damaged video: its container declares 60 frames but decoding stopped after 18; the last 42 were not processed."
+        in header
+    )
 
 
 @pytest.mark.slow
@@ -197,7 +209,9 @@ def test_braces_in_sheet_paths_are_refused(tmp_path, name, column):
     row = f"a\t{braced}\t\n" if column == "path" else f"a\t{plain}\t{braced}\n"
     sheet = tmp_path / "videos.tsv"
     sheet.write_text("video\tpath\tgt\n# comment\n" + row)
-    with pytest.raises(SheetError, match=r"line 3: .* contains '\{' or '\}', which Snakemake reads as a wildcard; rename the file"):
+    with pytest.raises(
+        SheetError, match=r"line 3: .* contains '\{' or '\}', which Snakemake reads as a wildcard; rename the file"
+    ):
         load_videos(sheet)
 
 
@@ -219,7 +233,7 @@ def test_sheet_with_a_byte_order_mark(tmp_path):
     video = tmp_path / "a.avi"
     video.write_bytes(b"x")
     sheet = tmp_path / "videos.tsv"
-    sheet.write_bytes("\ufeffvideo\tpath\na\t{}\n".format(video).encode("utf-8"))
+    sheet.write_bytes(f"\ufeffvideo\tpath\na\t{video}\n".encode())
     assert load_videos(sheet)["a"].path == str(video)
 
 

@@ -7,8 +7,8 @@ damage in turn, in order.
 from __future__ import annotations
 
 import pytest
-
 from conftest import Workdir, copy_workflow, planned_jobs, repo_config, write_clip
+
 from reidflow.files import atomic_output
 from reidflow.formats.base import REBUILD
 
@@ -75,7 +75,11 @@ def test_stale_temporaries_of_a_killed_writer_are_removed(finished):
 def test_atomic_output_removes_only_its_own_stale_temporaries(tmp_path):
     target = tmp_path / "clusters.json"
     own = [tmp_path / ".clusters.json.abcd_123.tmp", tmp_path / ".clusters.json.zz99zz99.tmp"]
-    foreign = [tmp_path / ".clusters.json.x.y.tmp", tmp_path / ".clusters.json.bak.abcd_123.tmp", tmp_path / "clusters.json.abcd_123.tmp"]
+    foreign = [
+        tmp_path / ".clusters.json.x.y.tmp",
+        tmp_path / ".clusters.json.bak.abcd_123.tmp",
+        tmp_path / "clusters.json.abcd_123.tmp",
+    ]
     for path in own + foreign:
         path.write_text("stale")
     with atomic_output(target) as tmp:

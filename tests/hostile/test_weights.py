@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import REPO, Workdir, repo_config
+
 from reidflow import assets, features, track
 from reidflow.assets import ChecksumError
 
@@ -93,10 +93,17 @@ print(json.dumps({{"after_import": after_import, "message": message}}))
 
 
 def load_in_fresh_process(weights: Path, imports: str = "") -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("YOLO_OFFLINE", "YOLO_AUTOINSTALL", "ULTRALYTICS_SAFE_LOAD")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("YOLO_OFFLINE", "YOLO_AUTOINSTALL", "ULTRALYTICS_SAFE_LOAD")
+    }
     env["PYTHONPATH"] = str(REPO)
-    proc = subprocess.run([sys.executable, "-c", FRESH_LOAD.format(imports=imports), str(weights)],
-                          capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", FRESH_LOAD.format(imports=imports), str(weights)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -107,7 +114,9 @@ def test_the_library_sets_up_ultralytics_itself_and_not_at_import(tmp_path):
     marker = tmp_path / "marker"
     weights = hostile_checkpoint(tmp_path / "yolov8n.pt", marker)
     result = load_in_fresh_process(weights)
-    assert result["after_import"] == dict.fromkeys(("YOLO_OFFLINE", "YOLO_AUTOINSTALL", "ULTRALYTICS_SAFE_LOAD")), "no import-time side effects"
+    assert result["after_import"] == dict.fromkeys(("YOLO_OFFLINE", "YOLO_AUTOINSTALL", "ULTRALYTICS_SAFE_LOAD")), (
+        "no import-time side effects"
+    )
     assert not marker.exists(), "the file's code ran"
     assert str(weights) in result["message"] and "refused" in result["message"] and "allowed list" in result["message"]
 
@@ -117,7 +126,10 @@ def test_ultralytics_imported_before_reidflow_fails_closed(tmp_path):
     weights = hostile_checkpoint(tmp_path / "yolov8n.pt", marker)
     result = load_in_fresh_process(weights, imports="import ultralytics")
     assert not marker.exists(), "the file's code ran"
-    assert "full unpickle" in result["message"] and "configure_ultralytics() before importing ultralytics" in result["message"]
+    assert (
+        "full unpickle" in result["message"]
+        and "configure_ultralytics() before importing ultralytics" in result["message"]
+    )
 
 
 def test_ultralytics_never_unpickles_in_full(monkeypatch, models_dir, tmp_path):
