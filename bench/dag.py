@@ -68,7 +68,9 @@ def planned_rules(wd: Path) -> dict[str, tuple[list[str], list[str], bool]]:
     """rule -> (inputs, outputs, per video) of the first job of each rule that a dry run prints."""
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(wd), "-n"],
-        capture_output=True, text=True, cwd=wd,
+        capture_output=True,
+        text=True,
+        cwd=wd,
     )
     if proc.returncode != 0:
         raise SystemExit(f"dry run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -80,7 +82,11 @@ def planned_rules(wd: Path) -> dict[str, tuple[list[str], list[str], bool]]:
         fields = {key: re.search(rf"^\s+{key}: (.*)$", block, flags=re.M) for key in ("input", "output", "wildcards")}
         inputs, outputs = ([] if fields[k] is None else fields[k][1].split(", ") for k in ("input", "output"))
         # data only: not the workflow's code (its modules and templates, or a manifest listing them)
-        inputs = [f for f in inputs if not (f.startswith(".snakemake/") or (wd / f).resolve().is_relative_to(REPO / "reidflow"))]
+        inputs = [
+            f
+            for f in inputs
+            if not (f.startswith(".snakemake/") or (wd / f).resolve().is_relative_to(REPO / "reidflow"))
+        ]
         per_video = fields["wildcards"] is not None and "video=" in fields["wildcards"][1]
         rules[head[1]] = (inputs, outputs, per_video)
     return rules
@@ -99,7 +105,9 @@ def make_plain(root: Path, videos: int) -> Path:
         return f"expand({path!r}, video=VIDEOS)" if "{video}" in path and not per_video else repr(path)
 
     text = [f"VIDEOS = [f'v{{i:05d}}' for i in range({videos})]", "", ""]
-    for name, (inputs, outputs, per_video) in sorted(rules.items(), key=lambda item: item[0] != "all"):  # all: the default target
+    for name, (inputs, outputs, per_video) in sorted(
+        rules.items(), key=lambda item: item[0] != "all"
+    ):  # all: the default target
         outputs = generic(outputs)
         text += [f"rule {name}:"]
         if inputs:
@@ -120,8 +128,19 @@ def dry_run(snakefile: Path, wd: Path, profile_to: Path | None = None) -> tuple[
     cmd = [sys.executable]
     if profile_to:
         cmd += ["-m", "cProfile", "-o", str(profile_to)]
-    cmd += ["-m", "snakemake", "--snakefile", str(snakefile), "--directory", str(wd), "--cores", "1", "-n",
-            "--quiet", "rules"]
+    cmd += [
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(snakefile),
+        "--directory",
+        str(wd),
+        "--cores",
+        "1",
+        "-n",
+        "--quiet",
+        "rules",
+    ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=wd)
@@ -141,25 +160,39 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="also cProfile one reidflow dry run, print the top")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        one, many, plain = make_workdir(Path(tmp), 1), make_workdir(Path(tmp), args.videos), make_plain(Path(tmp), args.videos)
+        one, many, plain = (
+            make_workdir(Path(tmp), 1),
+            make_workdir(Path(tmp), args.videos),
+            make_plain(Path(tmp), args.videos),
+        )
         runs = {"plain": [], "reidflow": [], "one": []}
         jobs = {}
         for _ in range(args.repeats):  # interleaved: a drift of the machine's speed hits both alike
-            for key, snakefile, wd in (("plain", plain / "Snakefile", plain), ("reidflow", REPO / "Snakefile", many),
-                                       ("one", REPO / "Snakefile", one)):
+            for key, snakefile, wd in (
+                ("plain", plain / "Snakefile", plain),
+                ("reidflow", REPO / "Snakefile", many),
+                ("one", REPO / "Snakefile", one),
+            ):
                 cpu, wall, jobs[key] = dry_run(snakefile, wd)
                 runs[key].append((cpu, wall))
         med = {key: (statistics.median(c for c, _ in r), statistics.median(w for _, w in r)) for key, r in runs.items()}
         pairs = [r[0] / p[0] for r, p in zip(runs["reidflow"], runs["plain"])]
         print(f"dry runs, medians of {args.repeats} interleaved repetitions (CPU s / wall s):")
-        for key, label in (("plain", f"plain Snakefile, {args.videos} videos"), ("reidflow", f"reidflow, {args.videos} videos"),
-                           ("one", "reidflow, 1 video")):
+        for key, label in (
+            ("plain", f"plain Snakefile, {args.videos} videos"),
+            ("reidflow", f"reidflow, {args.videos} videos"),
+            ("one", "reidflow, 1 video"),
+        ):
             print(f"  {label + ':':<28} {med[key][0]:6.2f} / {med[key][1]:6.2f}  ({jobs[key]} jobs)")
-        print(f"ratio reidflow / plain: {med['reidflow'][0] / med['plain'][0]:.2f}x CPU "
-              f"(per-pair median {statistics.median(pairs):.2f}x, range {min(pairs):.2f}-{max(pairs):.2f}), "
-              f"{med['reidflow'][1] / med['plain'][1]:.2f}x wall; target <= 1.3x")
+        print(
+            f"ratio reidflow / plain: {med['reidflow'][0] / med['plain'][0]:.2f}x CPU "
+            f"(per-pair median {statistics.median(pairs):.2f}x, range {min(pairs):.2f}-{max(pairs):.2f}), "
+            f"{med['reidflow'][1] / med['plain'][1]:.2f}x wall; target <= 1.3x"
+        )
         if jobs["plain"] != jobs["reidflow"]:
-            print(f"note: the job counts differ ({jobs['plain']} vs {jobs['reidflow']}): make_plain missed part of the DAG")
+            print(
+                f"note: the job counts differ ({jobs['plain']} vs {jobs['reidflow']}): make_plain missed part of the DAG"
+            )
         if args.profile:
             out = Path(tmp) / "dag.prof"
             dry_run(REPO / "Snakefile", many, profile_to=out)

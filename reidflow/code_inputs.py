@@ -2,11 +2,12 @@
 
 Snakemake's planning time grows with the input files of every job: ten-odd modules as inputs of each of
 7,000 jobs made planning 1,000 videos ~20 % slower (bench/dag.py). Each job takes instead one manifest
-that lists the files, and whose modification time is kept equal to the newest of theirs whenever the
-workflow is parsed. Snakemake's rerun decisions are then those of the files themselves: editing (or
-touching) one of them makes the manifest newer than the outputs, restoring its old time makes it older
-again, a deleted manifest comes back with the same time (nothing reruns), and a changed list of files is
-another manifest, so the jobs' input set changes. The files are named as the rule names its inputs.
+of the files (``sha256sum`` lines: ``sha256sum -c`` checks them), rewritten when one of them changes
+and timed as the newest of them whenever the workflow is parsed. Snakemake's rerun decisions are then
+those of the files themselves: after an edit the manifest is newer than the outputs and its content
+(checksum) differs; a file only touched, or edited and restored with its time, reruns nothing, as a
+deleted manifest does not (it comes back with the same content and time); another list of files is
+another manifest, so the jobs' input set changes. Files are named as the rule names its inputs.
 """
 
 from __future__ import annotations
@@ -29,14 +30,16 @@ def manifest(files: Sequence[str], label: str, directory: str | os.PathLike = MA
     """
     if not files:
         return list(files)
-    text = "".join(f"{name}\n" for name in files)
-    path = Path(directory) / f"{label.replace('/', '.')}-{hashlib.sha256(text.encode()).hexdigest()[:12]}.txt"
-    newest = 0
+    key = hashlib.sha256("".join(f"{name}\n" for name in files).encode()).hexdigest()[:12]
+    path = Path(directory) / f"{label.replace('/', '.')}-{key}.txt"
+    newest, lines = 0, []
     for name in files:
         try:
             newest = max(newest, os.stat(name).st_mtime_ns)
+            lines.append(f"{_sha256(name)}  {name}\n")
         except FileNotFoundError:
             raise FileNotFoundError(f"{name}: a code file the workflow lists does not exist") from None
+    text = "".join(lines)
     try:
         if path.read_text() == text:
             if path.stat().st_mtime_ns != newest:
@@ -62,6 +65,11 @@ def manifest(files: Sequence[str], label: str, directory: str | os.PathLike = MA
     return str(path)
 
 
+def _sha256(name: str) -> str:
+    with open(name, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+
+
 def listed(path: str | os.PathLike) -> list[str]:
     """The files a manifest lists."""
-    return Path(path).read_text().splitlines()
+    return [line.split("  ", 1)[1] for line in Path(path).read_text().splitlines()]

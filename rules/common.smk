@@ -40,8 +40,8 @@ def workflow_file(path):
 def library(*modules):
     """The reidflow modules a rule's script imports, directly or through other reidflow modules, as an input:
     editing one reruns exactly the rules that run it (tests/test_library_inputs.py checks the lists).
-    The input is one manifest listing the modules, as new as the newest of them (reidflow.code_inputs):
-    each module as an input of each job made planning many videos ~20 % slower.
+    The input is one manifest of the modules and their sha256, as new as the newest of them
+    (reidflow.code_inputs): each module as an input of each job made planning many videos ~20 % slower.
 
     Names are relative to reidflow/ without .py ("track", "formats/tracks"); a package's name stands for
     its __init__.py. A submodule brings its packages' __init__.py (importing it runs them), and every
@@ -77,7 +77,7 @@ def video_file(wildcards):
 
 
 def cluster_overrides():
-    """One video's overrides as a param of rule cluster, so that only its own edits rerun it: a function of
+    """One video's overrides as a param of rule cluster, so that only its own edits rerun it. A function of
     the video, or the one empty value when no video has any (no function for Snakemake to call per job).
     """
     if not CLUSTER_OVERRIDES:
@@ -129,7 +129,8 @@ def gpu_request(stage):
     """
     section = config[stage]
     return int(
-        DECLARED_GPUS > 0 and backends.may_use_gpu(section["backend"], section["device"])
+        DECLARED_GPUS > 0
+        and backends.may_use_gpu(section["backend"], section["device"])
     )
 
 

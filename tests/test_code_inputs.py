@@ -52,3 +52,14 @@ def test_without_a_writable_folder_the_files_themselves_are_the_inputs(tmp_path)
     blocker.write_text("")
     assert code_inputs.manifest(code, "modules", blocker / "m") == code
     assert code_inputs.manifest([], "modules", tmp_path / "m") == []
+
+
+def test_its_content_changes_with_the_files_content_only(tmp_path):
+    """Snakemake reruns a job for a newer input only if its checksum changed: the manifest's must too."""
+    code = files(tmp_path, {"a.py": 1_000, "b.py": 2_000})
+    path = code_inputs.manifest(code, "modules", tmp_path / "m")
+    before = Path(path).read_text()
+    os.utime(code[0], (5_000, 5_000))  # touched only
+    assert Path(code_inputs.manifest(code, "modules", tmp_path / "m")).read_text() == before
+    Path(code[0]).write_text("edited")
+    assert Path(code_inputs.manifest(code, "modules", tmp_path / "m")).read_text() != before

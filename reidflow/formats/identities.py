@@ -24,10 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from reidflow.files import atomic_output
 from reidflow.formats.base import REBUILD, FormatError
 from reidflow.formats.mot import write_mot
-from reidflow.formats.tracks import TrackRows
+from reidflow.formats.tracks import TrackRows, save_rows
 
 IDENTITIES_FORMAT_VERSION = 1
 
@@ -61,17 +60,7 @@ def write_identities(npz: str | os.PathLike, txt: str | os.PathLike, record: Ide
         "video": record.video,
         "unassigned": [asdict(u) for u in record.unassigned],
     }
-    r = record.rows
-    with atomic_output(npz) as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(
-            fh,
-            frames=r.frames,
-            track_ids=r.track_ids,
-            identity_ids=record.identity_ids,
-            boxes=r.boxes,
-            scores=r.scores,
-            meta=np.array(json.dumps(meta, sort_keys=True)),
-        )
+    save_rows(npz, record.rows, meta, identity_ids=record.identity_ids)
     write_mot(txt, record.assigned())
 
 

@@ -116,19 +116,17 @@ class Tracks:
         return np.unique(self.rows.track_ids)
 
 
+def save_rows(path: str | os.PathLike, rows: TrackRows, meta: dict[str, Any], **columns: np.ndarray) -> None:
+    """An .npz of detection rows (plus ``columns`` of the same length) and a JSON ``meta``, atomically."""
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+        arrays: dict[str, Any] = dict(
+            frames=rows.frames, track_ids=rows.track_ids, boxes=rows.boxes, scores=rows.scores, **columns
+        )
+        np.savez_compressed(fh, meta=np.array(json.dumps(meta, sort_keys=True)), **arrays)
+
+
 def write_tracks(path: str | os.PathLike, tracks: Tracks) -> None:
-    rows = tracks.rows.sorted()
-    meta = json.dumps(asdict(tracks.meta), sort_keys=True)
-    with atomic_output(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(
-                fh,
-                frames=rows.frames,
-                track_ids=rows.track_ids,
-                boxes=rows.boxes,
-                scores=rows.scores,
-                meta=np.array(meta),
-            )
+    save_rows(path, tracks.rows.sorted(), asdict(tracks.meta))
 
 
 def read_tracks(path: str | os.PathLike) -> Tracks:
