@@ -3,8 +3,8 @@
 ``backend`` is ``onnx`` (ONNX Runtime, CPU only), ``torch`` (PyTorch, CPU or CUDA) or ``auto``;
 ``device`` is ``cpu``, ``cuda``, ``cuda:N``, ``N`` or ``auto``. ``auto`` means: a GPU when the job has
 one, else the CPU; then ``torch`` on a GPU and ``onnx`` on the CPU. A job has a GPU when Snakemake gave it
-one (``resources: gpu=1``: profiles/gpu, profiles/slurm); called from Python outside the workflow, when
-PyTorch sees a CUDA device. An explicit device is taken as it is.
+one (``resources: gpu=1``: profiles/gpu); in a SLURM job and called from Python outside the workflow, when
+PyTorch sees a CUDA device (``job_gpu``). An explicit device is taken as it is.
 
 The workflow asks twice and gets the same answer: when it is planned (rules/common.smk: whether a job
 asks for a GPU, whether ``track`` needs the ONNX export) and in the job (which backend it builds).
@@ -22,6 +22,9 @@ Examples:
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+
 from reidflow import ReidflowError
 
 BACKENDS = ("auto", "onnx", "torch")
@@ -34,6 +37,15 @@ class BackendError(ReidflowError):
 def may_use_gpu(backend: str, device: str) -> bool:
     """Whether a stage with these settings runs on a GPU when the job has one (so it should ask for one)."""
     return device != "cpu" and backend != "onnx"
+
+
+def job_gpu(gpu_resource: int, environ: Mapping[str, str] = os.environ) -> bool | None:
+    """Whether a workflow job has a GPU, for ``choose``: its ``gpu`` resource says so on a workstation; in
+    a SLURM job the allocation decides what CUDA sees (a cluster may advertise GPUs a node lacks), so None
+    (ask PyTorch). The planner assumes the CPU for SLURM runs, so the ONNX export is there either way."""
+    if "SLURM_JOB_ID" in environ:
+        return None
+    return gpu_resource > 0
 
 
 def cuda_available() -> bool:

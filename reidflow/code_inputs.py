@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from reidflow.files import atomic_output
 
 # In the working directory, like Snakemake's own records.
 MANIFEST_DIR = Path(".snakemake") / "reidflow" / "code"
@@ -47,20 +48,11 @@ def manifest(files: Sequence[str], label: str, directory: str | os.PathLike = MA
             return str(path)
     except OSError:  # missing, or another user's file (only its owner may set its time): write it anew
         pass
-    tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # not mkstemp's 0600: others sharing the project read it too
-        os.utime(tmp, ns=(newest, newest))
-        os.replace(tmp, path)  # parallel parses (SLURM jobs) write the same text: any may win
+        with atomic_output(path) as tmp:
+            tmp.write_text(text)
+            os.utime(tmp, ns=(newest, newest))  # parallel parses (SLURM jobs) write the same text: any may win
     except OSError:  # e.g. a read-only working directory: the files themselves, as inputs
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
         return list(files)
     return str(path)
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  the workflow's own reidflow
 
-from reidflow import assets, features, gpu, runtime
+from reidflow import assets, backends, features, gpu, runtime
 from reidflow.formats.features import write_features
 
 
@@ -18,7 +18,14 @@ def main(smk):
         # batch_size is not a param: results do not depend on it
         batch_size = smk.config["features"]["batch_size"]
         settings = features.FeatureSettings.from_config(smk.params.features, device=device, batch_size=batch_size)
-        result = features.extract_features(smk.input.crops, weights, weights_sha256, settings, smk.threads, gpu=gpu_job)
+        result = features.extract_features(
+            smk.input.crops,
+            weights,
+            weights_sha256,
+            settings,
+            smk.threads,
+            gpu=backends.job_gpu(smk.resources.get("gpu", 0)),
+        )
     write_features(smk.output.features, result)
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  the workflow's own reidflow
 
-from reidflow import assets, gpu, runtime, track, video
+from reidflow import assets, backends, gpu, runtime, track, video
 from reidflow.formats.mot import write_mot
 from reidflow.formats.tracks import Tracks, TracksMeta, write_tracks
 
@@ -18,7 +18,13 @@ def main(smk):
     with gpu.job_device(smk.params.track["device"], gpu_job) as device:
         settings = track.TrackSettings.from_config(smk.params.track, device=device)
         params = track.tracker_params(settings.tracker, settings.tracker_params)
-        detector = track.build_detector(smk.input.weights, smk.input.get("onnx"), settings, smk.threads, gpu=gpu_job)
+        detector = track.build_detector(
+            smk.input.weights,
+            smk.input.get("onnx"),
+            settings,
+            smk.threads,
+            gpu=backends.job_gpu(smk.resources.get("gpu", 0)),
+        )
         rows, info = track.track_video(smk.input.video, detector, params, settings.vid_stride, settings.batch)
     video.check_complete(
         smk.input.video, info, settings.on_truncated

@@ -198,3 +198,12 @@ def test_auto_device_outside_the_workflow_asks_pytorch(monkeypatch):
     monkeypatch.setattr(backends, "cuda_available", lambda: False)
     assert backends.choose("auto", "auto", "features") == ("onnx", "cpu")
     assert backends.choose("onnx", "auto", "features") == ("onnx", "cpu")
+
+
+def test_a_job_has_a_gpu_by_its_resource_but_in_slurm_by_what_cuda_sees():
+    assert backends.job_gpu(1, {}) is True
+    assert backends.job_gpu(0, {}) is False
+    # SLURM may advertise GPUs a node lacks (the test cluster's fake GRES): ask PyTorch there
+    assert backends.job_gpu(1, {"SLURM_JOB_ID": "7"}) is None
+    on_slurm = backends.choose("auto", "auto", "track", gpu=backends.job_gpu(1, {"SLURM_JOB_ID": "7"}))
+    assert on_slurm == (("torch", "cuda:0") if backends.cuda_available() else ("onnx", "cpu"))
