@@ -18,13 +18,14 @@ import numpy as np
 from reidflow.formats.clusters import Clusters
 from reidflow.formats.identities import IdentityRows, Unassigned
 from reidflow.formats.tracks import Tracks
+from reidflow.ids import label_rows
 
 
 def label_detections(tracks: Tracks, clusters: Clusters, min_track_frames: int) -> IdentityRows:
     """Each row of ``tracks`` with the identity of its track (-1: none), and why a track has none."""
     rows = tracks.rows.sorted()
     identity_of = clusters.identity_of()
-    identity_ids = np.array([identity_of.get(int(t), -1) for t in rows.track_ids], dtype=np.int64)
+    identity_ids = label_rows(rows.track_ids, identity_of)
     ids, counts = np.unique(rows.track_ids, return_counts=True)
     unassigned = []
     for track, detections in zip(ids.tolist(), counts.tolist()):

@@ -1,7 +1,9 @@
-"""Track ids and the arrays indexed by them, shared by the stages that relate tracks (similarity, cluster).
+"""Track ids and the arrays indexed by them, shared by the stages that relate tracks (similarity, cluster,
+identities, people).
 
 - ``locate``: where each of some ids (e.g. the track id of every detection row) sits in a list of
   distinct track ids;
+- ``label_rows``: a label per row from a label per track id (e.g. each detection's identity);
 - ``pairs_at_or_above``: the pairs of tracks whose entry of a symmetric track x track matrix is at or
   above a threshold, most similar first.
 
@@ -62,3 +64,11 @@ def pairs_at_or_above(
     a, b = np.nonzero(np.triu(matrix >= threshold, 1))
     order = np.lexsort((ids[b], ids[a], -matrix[a, b]))
     return a[order], b[order]
+
+
+def label_rows(track_ids: np.ndarray, label_of: dict[int, int], missing: int = -1) -> np.ndarray:
+    """int64 label of each row's track (``missing`` for a track ``label_of`` lacks): one lookup per
+    distinct track, not per row."""
+    tracks, inverse = np.unique(np.asarray(track_ids, dtype=np.int64), return_inverse=True)
+    labels = np.array([label_of.get(t, missing) for t in tracks.tolist()], dtype=np.int64)
+    return labels[inverse.reshape(-1)]

@@ -41,6 +41,7 @@ from reidflow.formats.crops import CropsReader
 from reidflow.formats.features import read_features
 from reidflow.formats.people import Appearance, Link, People, PeopleRecommendation, Person
 from reidflow.formats.tracks import TrackRows, read_tracks
+from reidflow.ids import label_rows
 from reidflow.settings import PeopleSettings
 from reidflow.similarity import aggregate
 
@@ -309,7 +310,7 @@ def cooccurring_identities(rows: TrackRows, identity_of: dict[int, int], veto: i
     """Identity id pairs (a < b) present in at least ``veto`` common frames of one video (``veto`` 0: none)."""
     if veto < 1 or len(rows) == 0:
         return set()
-    ids = np.array([identity_of.get(int(t), -1) for t in rows.track_ids])
+    ids = label_rows(rows.track_ids, identity_of)
     keep = ids >= 0
     if not keep.any():
         return set()

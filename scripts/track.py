@@ -26,9 +26,8 @@ def main(smk):
             gpu=backends.job_gpu(smk.resources.get("gpu", 0)),
         )
         rows, info = track.track_video(smk.input.video, detector, params, settings.vid_stride, settings.batch)
-    video.check_complete(
-        smk.input.video, info, settings.on_truncated
-    )  # a truncated file: warn (recorded in info) or fail
+    # a truncated file: warn (the shortfall is recorded in info) or fail
+    video.check_complete(smk.input.video, info, settings.on_truncated)
     meta = TracksMeta(
         video=smk.wildcards.video,
         source=str(smk.input.video),

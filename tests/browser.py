@@ -108,6 +108,16 @@ def open_page(browser, html: Path):
     return page, seen
 
 
+def assert_quiet_and_offline(seen: dict) -> None:
+    """What ``open_page`` recorded: no console error or warning, page error or dialog; only file:// requests."""
+    assert (
+        [(t, m) for t, m in seen["console"] if t in ("error", "warning")] == []
+        and seen["errors"] == []
+        and seen["dialogs"] == []
+    )
+    assert all(url.startswith("file://") for url in seen["requests"]), seen["requests"]
+
+
 def load_every_image(page) -> list[int]:
     """Scroll each image into view (they load lazily) and return their naturalWidths."""
     for img in page.locator("img").all():

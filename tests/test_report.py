@@ -9,7 +9,16 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import pytest
-from browser import Tags, browser, heatmap_data, load_every_image, open_page, people_cards, video_links  # noqa: F401  browser is a fixture
+from browser import (  # noqa: F401  browser is a fixture
+    Tags,
+    assert_quiet_and_offline,
+    browser,
+    heatmap_data,
+    load_every_image,
+    open_page,
+    people_cards,
+    video_links,
+)
 from PIL import Image
 
 from reidflow.formats.clusters import Clusters, Identity, Merge, Recommendation
@@ -594,10 +603,5 @@ def test_people_page_in_chromium(browser, tmp_path):
         target, _, anchor = href.partition("#")
         html = Path(target.removeprefix("file://")).read_text()
         assert not anchor or f'id="{anchor}"' in html, href
-    assert (
-        [(t, m) for t, m in seen["console"] if t in ("error", "warning")] == []
-        and seen["errors"] == []
-        and seen["dialogs"] == []
-    )
-    assert all(url.startswith("file://") for url in seen["requests"]), seen["requests"]
+    assert_quiet_and_offline(seen)
     page.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser import Tags, browser, load_every_image, open_page, people_cards  # noqa: F401  browser is a fixture
+from browser import Tags, assert_quiet_and_offline, browser, load_every_image, open_page, people_cards  # noqa: F401  browser is a fixture
 from conftest import SHARED, Workdir, missing, repo_config, write_clip
 from test_workflow_identities import true_person_of_tracks
 
@@ -172,12 +172,7 @@ def test_people_page_in_chromium(two_halves, browser):
         )
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(two_halves.path / "people.png"), full_page=True)
-    assert (
-        [(t, m) for t, m in seen["console"] if t in ("error", "warning")] == []
-        and seen["errors"] == []
-        and seen["dialogs"] == []
-    )
-    assert all(url.startswith("file://") for url in seen["requests"]), seen["requests"]
+    assert_quiet_and_offline(seen)
     page.close()
 
 

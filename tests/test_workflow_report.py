@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from browser import Tags, browser, heatmap_data, load_every_image, open_page, video_links  # noqa: F401  browser is a fixture
+from browser import Tags, assert_quiet_and_offline, browser, heatmap_data, load_every_image, open_page, video_links  # noqa: F401  browser is a fixture
 from conftest import Workdir, write_clip
 
 from reidflow.formats.clusters import read_clusters
@@ -86,12 +86,7 @@ def test_reports_from_scratch(workdir, vtest_clip, vtest_gt, vtest_video, tmp_pa
     page.evaluate("window.scrollTo(0, 0)")
     shot = workdir.path / "report.png"
     page.screenshot(path=str(shot), full_page=True)
-    assert (
-        [(t, m) for t, m in seen["console"] if t in ("error", "warning")] == []
-        and seen["errors"] == []
-        and seen["dialogs"] == []
-    )
-    assert all(url.startswith("file://") for url in seen["requests"])
+    assert_quiet_and_offline(seen)
     page.close()
     evil_page, evil_seen = open_page(browser, results / "evil" / "report" / "index.html")
     assert evil_page.inner_text(".source").endswith(EVIL_NAME) and evil_seen["dialogs"] == []
