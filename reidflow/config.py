@@ -3,7 +3,7 @@
 - ``typed_cli_config``: Snakemake reads the nested values of ``--config`` as text (``track='{conf: 0.3}'``
   gives ``conf: '0.3'``); they get the types the schema asks for, as if written in a config file.
 - ``check_config``: what the schema cannot express: finite numbers (YAML ``.nan``/``.inf`` pass JSON
-  Schema's ``number``), the ranges of ``track.tracker_params`` (reidflow.track owns them) and what the
+  Schema's ``number``), the ranges of ``track.tracker_params`` (reidflow.trackers owns them) and what the
   stages' settings classes refuse, e.g. ``crops.weights`` all 0 (reidflow.settings owns them).
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from reidflow import track
+from reidflow import trackers
 from reidflow.settings import ConfigError, check_settings
 
 __all__ = ["ConfigError", "check_config", "non_finite", "typed_cli_config"]
@@ -78,5 +78,5 @@ def check_config(config: Mapping[str, Any]) -> None:
     if bad:
         keys = ", ".join(f"{key} = {value}" for key, value in bad)
         raise ConfigError(f"config: {keys}: must be a finite number (YAML .nan/.inf are not); set a real value")
-    track.check_tracker_params(config["track"]["tracker"], config["track"]["tracker_params"])
+    trackers.check_tracker_params(config["track"]["tracker"], config["track"]["tracker_params"])
     check_settings(config)

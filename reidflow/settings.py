@@ -76,7 +76,7 @@ class TrackSettings(StageSettings):
     vid_stride: int = 1
     on_truncated: str = "warn"
     tracker: str = "bytetrack"
-    tracker_params: Mapping[str, Any] = field(default_factory=dict)  # checked by reidflow.track.check_tracker_params
+    tracker_params: Mapping[str, Any] = field(default_factory=dict)  # checked by reidflow.trackers.check_tracker_params
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,77 +31,16 @@ from reidflow.files import atomic_output
 from reidflow.formats.tracks import TrackRows, VideoInfo
 from reidflow.runtime import configure_ultralytics
 from reidflow.settings import TrackSettings
+from reidflow.trackers import check_tracker_params
 from reidflow.video import FrameReader
 
 log = logging.getLogger(__name__)
 
 PERSON_CLASS = 0
-TRACKERS = ("bytetrack", "botsort")
 
 
 class TrackError(ReidflowError):
     pass
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_fraction(value: Any) -> bool:
-    return _is_number(value) and 0 <= value <= 1  # NaN fails both comparisons
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
-GMC_METHODS = ("sparseOptFlow", "orb", "sift", "ecc", "none")
-
-
-@dataclass(frozen=True)
-class TrackerParam:
-    """What one ultralytics tracker parameter may be set to (its default: ``cfg/trackers/<tracker>.yaml``)."""
-
-    accepts: Callable[[Any], bool]
-    expected: str  # completes "must be ..." in the error message
-    trackers: tuple[str, ...] = TRACKERS
-
-
-# The settable keys of config track.tracker_params, checked when the workflow is parsed and again by
-# tracker_params(). ultralytics validates none of them: a bad value only shows as odd tracks or a crash.
-TRACKER_PARAMS: dict[str, TrackerParam] = {
-    "track_high_thresh": TrackerParam(_is_fraction, "a number in [0, 1]"),
-    "track_low_thresh": TrackerParam(_is_fraction, "a number in [0, 1]"),
-    "new_track_thresh": TrackerParam(_is_fraction, "a number in [0, 1]"),
-    "track_buffer": TrackerParam(_is_count, "an integer >= 1"),
-    "match_thresh": TrackerParam(_is_fraction, "a number in [0, 1]"),
-    "fuse_score": TrackerParam(lambda v: isinstance(v, bool), "true or false"),
-    "gmc_method": TrackerParam(lambda v: v in GMC_METHODS, f"one of {', '.join(GMC_METHODS)}", ("botsort",)),
-    "proximity_thresh": TrackerParam(_is_fraction, "a number in [0, 1]", ("botsort",)),
-    "appearance_thresh": TrackerParam(_is_fraction, "a number in [0, 1]", ("botsort",)),
-    "with_reid": TrackerParam(
-        lambda v: v is False,
-        "false: with_reid is not supported (reidflow's own ReID stages merge tracks)",
-        ("botsort",),
-    ),
-}
-
-
-def check_tracker_params(name: str, overrides: dict[str, Any]) -> None:
-    """Refuse a tracker or a ``track.tracker_params`` entry that ``TRACKER_PARAMS`` does not accept."""
-    if name not in TRACKERS:
-        raise TrackError(f"config: track.tracker: tracker {name!r} is not supported; use one of {', '.join(TRACKERS)}")
-    known = sorted(key for key, param in TRACKER_PARAMS.items() if name in param.trackers)
-    unknown = sorted(set(overrides) - set(known), key=str)
-    if unknown:
-        raise TrackError(
-            f"config: track.tracker_params: unknown {name} parameter(s) {', '.join(map(str, unknown))}; "
-            f"known: {', '.join(known)}"
-        )
-    for key, value in overrides.items():
-        param = TRACKER_PARAMS[key]
-        if not param.accepts(value):
-            raise TrackError(f"config: track.tracker_params.{key} = {value!r}: must be {param.expected}")
 
 
 def tracker_params(name: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:

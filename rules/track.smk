@@ -3,6 +3,7 @@ rule export_detector:
         weights=DETECTOR_WEIGHTS,
         code=library(
             "track",
+            "trackers",
             "video",
             "backends",
             "settings",
@@ -30,6 +31,7 @@ rule track:
         video=video_file,
         code=library(
             "track",
+            "trackers",
             "video",
             "assets",
             "gpu",

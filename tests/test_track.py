@@ -5,6 +5,7 @@ from conftest import iou
 
 from reidflow import track
 from reidflow.formats.tracks import TrackRows
+from reidflow.settings import ConfigError
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +34,7 @@ def test_tracker_params_merge_ultralytics_defaults():
     ],
 )
 def test_bad_tracker_settings(name, overrides, message):
-    with pytest.raises(track.TrackError, match=message):
+    with pytest.raises(ConfigError, match=message):
         track.tracker_params(name, overrides)
 
 

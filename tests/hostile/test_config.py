@@ -14,7 +14,7 @@ import pytest
 import yaml
 from conftest import REPO, Workdir
 
-from reidflow import crops, track
+from reidflow import crops, track, trackers
 from reidflow.config import ConfigError, check_config, typed_cli_config
 
 SCHEMA = yaml.safe_load((REPO / "config" / "schemas" / "config.schema.yaml").read_text())
@@ -163,18 +163,20 @@ def test_check_config_accepts_the_repository_config():
 def test_tracker_params_table_covers_ultralytics_defaults():
     from ultralytics.utils import ROOT
 
-    for name in track.TRACKERS:
+    for name in trackers.TRACKERS:
         defaults = yaml.safe_load((Path(ROOT) / "cfg" / "trackers" / f"{name}.yaml").read_text())
-        settable = {key for key, param in track.TRACKER_PARAMS.items() if name in param.trackers}
+        settable = {key for key, param in trackers.TRACKER_PARAMS.items() if name in param.trackers}
         # tracker_type is set by reidflow; model only matters with with_reid, which is refused
         assert settable == set(defaults) - {"tracker_type", "model"}
         for key in settable:
-            assert track.TRACKER_PARAMS[key].accepts(defaults[key]), f"{name} default {key}={defaults[key]!r} refused"
+            assert trackers.TRACKER_PARAMS[key].accepts(defaults[key]), (
+                f"{name} default {key}={defaults[key]!r} refused"
+            )
 
 
 def test_the_job_side_checks_are_the_same():
     # the stages refuse what the parse-time check refuses, when used without the workflow
-    with pytest.raises(track.TrackError, match=r"track_buffer = -5: must be an integer >= 1"):
+    with pytest.raises(ConfigError, match=r"track_buffer = -5: must be an integer >= 1"):
         track.tracker_params("bytetrack", {"track_buffer": -5})
     with pytest.raises(ConfigError, match=r"config: crops.weights = .*positive sum"):
         crops.QualityWeights(**ZERO_WEIGHTS)

@@ -21,7 +21,7 @@ import pytest
 import torch
 from conftest import REPO, Workdir, repo_config
 
-from reidflow import assets, features, track
+from reidflow import assets, features, track, trackers
 from reidflow.assets import ChecksumError
 
 REGISTRY = assets.load_registry(REPO / assets.REGISTRY_FILE)
@@ -148,7 +148,7 @@ def test_ultralytics_never_unpickles_in_full(monkeypatch, models_dir, tmp_path):
     detector = track.TorchPersonDetector(models_dir / "yolov8n.pt", track.TrackSettings(), "cpu")
     frame = np.zeros((480, 640, 3), dtype=np.uint8)
     assert detector([frame])[0].shape[1] == 5
-    for name in track.TRACKERS:
+    for name in trackers.TRACKERS:
         track.make_tracker(track.tracker_params(name))
     assert calls and all(flag is True for flag in calls), f"torch.load weights_only flags: {calls}"
 
