@@ -43,7 +43,9 @@ include: "rules/cluster.smk"
 include: "rules/evaluate.smk"
 include: "rules/identities.smk"
 include: "rules/people.smk"
+include: "rules/selected.smk"
 include: "rules/report.smk"
+include: "rules/annotate.smk"
 
 
 onerror:

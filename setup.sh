@@ -2,7 +2,8 @@
 # Create .venv (Python 3.11) and install reidflow with its pinned dependencies.
 #   bash setup.sh          the workflow
 #   bash setup.sh --slurm  the workflow and Snakemake's SLURM executor (for profiles/slurm)
-#   bash setup.sh --test   the workflow, the SLURM executor and the test tools (+ Debian's chromium when root)
+#   bash setup.sh --clip   the workflow and open_clip (features.model: clip:<architecture>)
+#   bash setup.sh --test   the workflow, the SLURM executor, open_clip and the test tools (+ Debian's chromium when root)
 #   bash setup.sh --profiles   only register the profiles (below)
 # Each also registers the profiles gpu and slurm where Snakemake looks profiles up by name, so that
 # `snakemake --cores 8 --profile gpu` works like `--profile profiles/gpu`.
@@ -47,7 +48,8 @@ python=${PYTHON:-python3}
 extras=""
 case "${1:-}" in
     --slurm) extras="[slurm]" ;;
-    --test) extras="[test,slurm]" ;;  # tests/test_slurm.py runs profiles/slurm
+    --clip) extras="[clip]" ;;  # features.model: clip:<architecture>
+    --test) extras="[test,slurm,clip]" ;;  # tests/test_slurm.py runs profiles/slurm; CLIP plumbing tests
 esac
 
 if [[ ! -x .venv/bin/python ]]; then

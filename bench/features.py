@@ -34,12 +34,12 @@ def load_crops(crops: Path | None, images: Path | None) -> np.ndarray:
 def run_stage(crops, weights, model, device, half, batch, threads, queue) -> None:
     import torchreid.reid.models  # noqa: F401  imported before timing, as the baseline's import does
 
-    from reidflow import features
+    from reidflow import appearance, features
 
     start = time.perf_counter()
-    net = features.build_model(model, weights)
+    net = appearance.load(model, weights)  # the stage's own loading (any reidflow.appearance model)
     settings = features.FeatureSettings(model=model, device=device, half=half, batch_size=batch)
-    embed = features.build_embedder(net, settings, threads, input_size=crops.shape[1:3])
+    embed = net.embedder(settings, threads, input_size=crops.shape[1:3])
     ready = time.perf_counter()
     out = features.embed_in_batches([(0, crops)], embed, batch)[0]
     if device.startswith("cuda"):

@@ -12,10 +12,14 @@ module               entry points                                               
 ``track``            ``export_onnx``, ``build_detector``, ``tracker_params``,    ``TrackSettings``
                      ``track_video``
 ``crops``            ``extract_crops``                                           ``CropSettings``
-``features``         ``build_model``, ``extract_features``                       ``FeatureSettings``
+``features``         ``extract_features`` (models: ``appearance.load``)           ``FeatureSettings``
 ``similarity``       ``build_similarity`` (``aggregate``, ``cooccurrence``)      ``SimilaritySettings``
-``cluster``          ``build_clusters`` (``agglomerate``)                        ``ClusterSettings``
-``evaluate``         ``evaluate_identities`` (``mot_scores``)                    ``EvaluateSettings``
+``cluster``          ``build_clusters`` (``agglomerate``; evidence:              ``ClusterSettings``
+                     ``spacetime``)
+``identities``       ``label_detections``                                        (``crops`` section)
+``evaluate``         ``evaluate_identities``, ``evaluate_people``                ``EvaluateSettings``
+                     (``mot_scores``, ``person_ground_truth``)
+``people``           ``build_people``                                            ``PeopleSettings``
 ``report.video``     ``VideoRecords``, ``write_video_report``                    ``ReportSettings``
 ``report.index``     ``video_summary``, ``write_index``                          (the config's sections)
 ===================  ==========================================================  ======================
@@ -27,7 +31,8 @@ Shared:
 - ``settings``: every stage's settings class, ``StageSettings.from_config`` (what the scripts call);
 - ``backends.choose``: what ``backend``/``device`` ``auto`` mean; ``gpu.job_device``: a GPU of the job's own;
 - ``assets``: model weights, fetched and checked by sha256 (``verify_model``, ``fetch``);
-- ``sheet.load_videos``, ``overrides.load_overrides``: the video sheet and a person's merge/split decisions;
+- ``sheet.load_videos``, ``overrides.load_overrides``: the video sheet and a person's decisions;
+- ``trackers``: the trackers and the ``track.tracker_params`` they take (checked when the workflow is parsed);
 - ``ids``: ``locate`` track ids, ``pairs_at_or_above`` a threshold;
 - ``ReidflowError``: every error a user can fix; the subclass names the stage (``TrackError``, ...).
 """

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import http.client
 import logging
 import os
 import re
 import shutil
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,6 +204,8 @@ def verify_for_job(path: str | Path, name: str, workflow_dir: str | Path) -> str
 
 def _download(url: str, dest: Path, timeout: float) -> str:
     """Stream ``url`` into ``dest``; return the sha256 of what was written."""
+    import urllib.request  # here, not at the top: the Snakefile imports this module for every plan
+
     digest = hashlib.sha256()
     request = urllib.request.Request(url, headers={"User-Agent": "reidflow"})
     written = 0
@@ -255,10 +254,12 @@ def fetch(
         if not url:
             raise AssetError(f"{dest} is missing and no download URL is known; {hint}")
         log(f"downloading {url} to {dest}")
+        import http.client  # only when downloading (see _download)
+
         with atomic_output(dest) as tmp:
             try:
                 got = _download(url, tmp, timeout)
-            except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
+            except (OSError, http.client.HTTPException) as err:  # urllib's URLError is an OSError
                 raise AssetError(f"could not download {url} ({err}); offline? {hint}") from None
             if sha256 is not None and got != sha256:
                 raise AssetError(

@@ -24,16 +24,17 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from reidflow import ReidflowError
+from reidflow import ReidflowError, spacetime
 from reidflow.formats.base import REBUILD
-from reidflow.formats.clusters import Clusters, Identity, Merge, Recommendation
+from reidflow.formats.clusters import Clusters, Flagged, Identity, Merge, Recommendation
 from reidflow.formats.similarity import Similarity
-from reidflow.formats.tracks import TrackRows
+from reidflow.formats.tracks import TrackRows, VideoInfo
 from reidflow.ids import RepeatedIdError, locate, pairs_at_or_above
 from reidflow.overrides import Overrides, OverridesError
 from reidflow.settings import ClusterSettings
 
 LINKAGES = ("average", "complete", "single")
+IGNORED = "ignored_by_person"  # the reason of a track a person's overrides ``ignore``
 
 
 class ClusterError(ReidflowError):
@@ -156,9 +157,16 @@ def build_clusters(
     overrides: Overrides = Overrides(),
     overrides_file: str | None = None,
     similarity_file: str = "similarity.json",
+    info: VideoInfo | None = None,
 ) -> Clusters:
     """The ``clusters.json`` record: identities of the tracks in ``similarity``, with ``rows`` their detections.
 
+    The same-person score of two tracks is their appearance similarity plus the space-time evidence
+    (``reidflow.spacetime``; needs the video's ``info``: fps and frame size; without it, and with
+    ``settings.spacetime`` off, appearance alone scores). Tracks seen together at different places in at
+    least ``cooccurrence_veto`` frames are never merged; tracks showing two signs of a false detection
+    (``settings.nonperson``) are flagged and kept out of identities, unless a person's merge names them;
+    tracks a person's overrides ``ignore`` are flagged with the reason "ignored_by_person".
     ``overrides_file`` and ``similarity_file`` name the sources in error messages.
 
     Examples:
@@ -183,7 +191,9 @@ def build_clusters(
     overrides_file = overrides_file or "cluster overrides"
     _check_override_ids(similarity.video, overrides, index, overrides_file)
     cooc = similarity.cooccurrence
-    seen_together = cooc >= settings.cooccurrence_veto
+    # only co-occurrence at different places vetoes: overlapping boxes are one person seen twice
+    apart = spacetime.apart_cooccurrence(rows, ids, settings.duplicate_overlap)
+    seen_together = apart >= settings.cooccurrence_veto
     np.fill_diagonal(seen_together, False)
     split = np.array([(index[a], index[b]) for a, b in overrides.split], dtype=np.int64).reshape(-1, 2)
     cannot_link = seen_together.copy()
@@ -191,7 +201,29 @@ def build_clusters(
     forced = [(index[a], index[b]) for a, b in overrides.merge]
     _check_forced_merges(similarity.video, ids, forced, cannot_link, seen_together, cooc, overrides_file)
 
-    distance = np.subtract(1.0, similarity.matrix, dtype=np.float32)
+    score = similarity.matrix
+    flagged: list[Flagged] = []
+    if n and (settings.spacetime and info is not None or settings.nonperson):
+        summaries = spacetime.summarise(rows, ids, info or VideoInfo(0.0, 0, 0, 0))
+        if settings.spacetime and info is not None:
+            score = score + spacetime.spacetime_evidence(summaries, info.fps, settings)
+        if settings.nonperson:
+            named = {k for pair in forced for k in pair}  # a person's merge says it is a person
+            flagged = [
+                Flagged(int(ids[k]), reasons, int(np.sum(rows_index == k)))
+                for k, reasons in enumerate(spacetime.nonperson_reasons(summaries, info.fps if info else 0.0, settings))
+                if reasons and k not in named
+            ]
+    if overrides.ignore:  # a person's word: not a person, whatever the signs say
+        flagged = [f for f in flagged if f.track not in overrides.ignore] + [
+            Flagged(int(t), [IGNORED], int(np.sum(rows_index == index[t]))) for t in overrides.ignore
+        ]
+        flagged.sort(key=lambda f: f.track)
+    out = np.isin(ids, [f.track for f in flagged])
+    if out.any():  # a flagged track joins nobody: cannot-linked with every other track
+        cannot_link[out, :] = cannot_link[:, out] = True
+        np.fill_diagonal(cannot_link, False)
+    distance = np.subtract(1.0, score, dtype=np.float32)
     labels, steps = agglomerate(
         distance, cannot_link, settings.linkage, settings.distance_threshold, forced, overwrite=True
     )
@@ -210,7 +242,7 @@ def build_clusters(
         return [int(ids[i]) for i in sorted(indices, key=lambda i: position[i])]
 
     identities = _identities(
-        ids, labels, steps, similarity.matrix, rows.frames[rows_found], rows_index, ordered, detections
+        ids, labels, steps, similarity.matrix, rows.frames[rows_found], rows_index, ordered, detections, out
     )
     merges = [
         Merge(ordered(s.left), ordered(s.right), round(1.0 - s.distance, 6), "person" if s.forced else "clustering")
@@ -223,8 +255,9 @@ def build_clusters(
         identities=identities,
         merges=merges,
         recommendations=_recommendations(
-            ids, labels, similarity.matrix, cooc, seen_together, split, settings.recommend_threshold
+            ids, labels, score, similarity.matrix, cooc, seen_together, split, settings.recommend_threshold, out
         ),
+        flagged=flagged,
     )
 
 
@@ -267,8 +300,9 @@ def _check_forced_merges(video, ids, forced, cannot_link, seen_together, cooc, o
             )
 
 
-def _identities(ids, labels, steps, matrix, row_frames, row_index, ordered, detections) -> list[Identity]:
-    """``row_frames``/``row_index``: frame and track index of every detection of a track in ``ids``."""
+def _identities(ids, labels, steps, matrix, row_frames, row_index, ordered, detections, flagged) -> list[Identity]:
+    """``row_frames``/``row_index``: frame and track index of every detection of a track in ``ids``;
+    ``flagged``: tracks that are no identity (each is alone in its cluster)."""
     if len(ids) == 0:
         return []
     count = int(labels.max()) + 1
@@ -280,6 +314,8 @@ def _identities(ids, labels, steps, matrix, row_frames, row_index, ordered, dete
     groups = np.split(by_label, np.flatnonzero(np.diff(labels[by_label])) + 1)
     found = []
     for label, members in enumerate(groups):
+        if flagged[members].all():
+            continue
         sub = matrix[np.ix_(members, members)]
         upper = sub[np.triu_indices(len(members), 1)]
         found.append(
@@ -305,16 +341,20 @@ def _identities(ids, labels, steps, matrix, row_frames, row_index, ordered, dete
     ]
 
 
-def _recommendations(ids, labels, matrix, cooc, seen_together, split, threshold) -> list[Recommendation]:
-    """Pairs at or above ``threshold`` left in different identities, most similar first, with the reason.
+def _recommendations(
+    ids, labels, score, matrix, cooc, seen_together, split, threshold, flagged
+) -> list[Recommendation]:
+    """Pairs whose same-person ``score`` is at or above ``threshold`` left in different identities, highest
+    score first, with the reason; ``matrix``: their appearance similarity.
 
-    ``split``: (S, 2) index pairs a person kept apart.
+    ``split``: (S, 2) index pairs a person kept apart; ``flagged``: tracks that are no identity (not
+    recommended: the report lists them for a person to confirm).
     """
     n = len(ids)
     if n < 2:
         return []
-    a, b = pairs_at_or_above(ids, matrix, threshold)  # most similar first
-    apart = labels[a] != labels[b]
+    a, b = pairs_at_or_above(ids, score, threshold)  # highest score first
+    apart = (labels[a] != labels[b]) & ~flagged[a] & ~flagged[b]
     a, b = a[apart], b[apart]
     count = int(labels.max()) + 1
 
@@ -335,6 +375,8 @@ def _recommendations(ids, labels, matrix, cooc, seen_together, split, threshold)
         "below_threshold",
     )
     return [
-        Recommendation(int(ids[i]), int(ids[j]), float(matrix[i, j]), int(cooc[i, j]), str(reason))
+        Recommendation(
+            int(ids[i]), int(ids[j]), float(matrix[i, j]), int(cooc[i, j]), str(reason), round(float(score[i, j]), 6)
+        )
         for i, j, reason in zip(a, b, reasons)
     ]

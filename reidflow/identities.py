@@ -27,11 +27,16 @@ def label_detections(tracks: Tracks, clusters: Clusters, min_track_frames: int) 
     identity_of = clusters.identity_of()
     identity_ids = label_rows(rows.track_ids, identity_of)
     ids, counts = np.unique(rows.track_ids, return_counts=True)
+    flagged = {f.track for f in clusters.flagged}
     unassigned = []
     for track, detections in zip(ids.tolist(), counts.tolist()):
         if track in identity_of:
             continue
         # crops keeps tracks of at least min_track_frames detections, and cluster places every kept track
-        reason = "too_short" if detections < min_track_frames else "not_clustered"
+        # that it does not flag as a false detection
+        if track in flagged:
+            reason = "not_a_person"
+        else:
+            reason = "too_short" if detections < min_track_frames else "not_clustered"
         unassigned.append(Unassigned(track, detections, reason))
     return IdentityRows(tracks.meta.video, rows, identity_ids, unassigned)

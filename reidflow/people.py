@@ -30,6 +30,7 @@ import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -265,11 +266,25 @@ class CrossVideoOverrides:
 
     merge: tuple[tuple[str, str], ...] = ()
     split: tuple[tuple[str, str], ...] = ()
+    names: tuple[tuple[str, str], ...] = ()  # (key, display name): the person holding that key is so named
+    select: tuple[str, ...] = ()  # keys of people of interest (results/people/selected/)
 
     @classmethod
     def from_param(cls, param: dict | None) -> CrossVideoOverrides:
+        """From reidflow.overrides.load_people_overrides's param (names and select optional)."""
         param = param or {}
-        return cls(**{kind: tuple((str(a), str(b)) for a, b in param.get(kind) or ()) for kind in ("merge", "split")})
+        pairs = {kind: tuple((str(a), str(b)) for a, b in param.get(kind) or ()) for kind in ("merge", "split")}
+        names = tuple((str(k), str(v)) for k, v in (param.get("names") or {}).items())
+        return cls(**pairs, names=names, select=tuple(str(k) for k in param.get("select") or ()))
+
+    def as_record(self) -> dict[str, Any]:
+        """As ``People.overrides``: the keys as written."""
+        return {
+            "merge": [list(p) for p in self.merge],
+            "split": [list(p) for p in self.split],
+            "names": dict(self.names),
+            "select": list(self.select),
+        }
 
 
 @dataclass(frozen=True)
@@ -358,25 +373,83 @@ def _identities(videos: Sequence[VideoIdentities], max_crops: int) -> list[_Iden
     return out
 
 
-def _resolve(key: str, index: dict[tuple[str, int], int], track_owner: dict[tuple[str, int], int]) -> int:
+def _resolve(
+    key: str,
+    index: dict[tuple[str, int], int],
+    track_owner: dict[tuple[str, int], int],
+    where: str = "people override",
+) -> int:
+    """The identity (its index) a key names; ``where``: the file and entry, for messages."""
     parts = key.split(":")
     if len(parts) != 3 or parts[1] not in ("track", "identity") or not parts[2].lstrip("-").isdigit():
-        raise PeopleError(f"people override {key!r}: write <video>:track:<id> or <video>:identity:<id>")
+        raise PeopleError(f"{where}: {key!r}: write <video>:track:<id> or <video>:identity:<id>")
     video, kind, number = parts[0], parts[1], int(parts[2])
     table = track_owner if kind == "track" else index
     if (video, number) not in table:
         raise PeopleError(
-            f"people override {key!r}: video {video!r} has no {kind} {number} in an identity (see its report)"
+            f"{where}: {key!r}: video {video!r} has no {kind} {number} in an identity (see its report); "
+            "fix or remove the entry"
         )
     return table[(video, number)]
+
+
+def _check_merges(
+    merges: Sequence[tuple[str, str]],
+    resolved: Sequence[tuple[int, int]],
+    apart: dict[tuple[int, int], str],
+    identities: Sequence[_Identity],
+    where: str,
+) -> None:
+    """A person's merges (with everything they join) may not hold two identities that must stay apart;
+    the error names the identities, why, and the merge entries that join them."""
+    parent: dict[int, int] = {}
+
+    def root(i: int) -> int:
+        parent.setdefault(i, i)
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in resolved:
+        parent[root(a)] = root(b)
+    for (a, b), why in sorted(apart.items()):
+        if a in parent and b in parent and root(a) == root(b):
+            group = root(a)
+            entries = [list(m) for m, (x, _) in zip(merges, resolved) if root(x) == group]
+            raise PeopleError(
+                f"{where}: the merge pair(s) {entries} join identities {identities[a].key} and {identities[b].key}, "
+                f"which must stay apart ({why}); remove one of these merges"
+            )
+
+
+def _names(named_identities: Sequence[tuple[str, str, int]], labels: np.ndarray, where: str) -> dict[int, str]:
+    """Person label -> display name, from (key, name, identity index). One person may not get two different
+    names (two keys that turn out to be one person); two people may share a name (it is a label: to make them
+    one person, merge them)."""
+    named: dict[int, tuple[str, str]] = {}
+    for key, name, identity in named_identities:
+        label = int(labels[identity])
+        if label in named and named[label][1] != name:
+            other, other_name = named[label]
+            raise PeopleError(
+                f"{where}.names: {other!r} ({other_name!r}) and {key!r} ({name!r}) name the same person; "
+                "keep one of the two names (or split the two)"
+            )
+        named.setdefault(label, (key, name))
+    return {label: name for label, (_, name) in named.items()}
 
 
 def build_people(
     videos: Sequence[VideoIdentities],
     settings: PeopleSettings = PeopleSettings(),
     overrides: CrossVideoOverrides = CrossVideoOverrides(),
+    overrides_file: str | None = None,
 ) -> People:
     """The ``people.json`` record: every identity of every video assigned to one person.
+
+    ``overrides_file`` names the overrides in error messages (a key no identity holds, a merge of identities
+    that must stay apart, two names for one person).
 
     Examples:
         >>> from reidflow import people
@@ -407,13 +480,24 @@ def build_people(
             v.rows, v.clusters.identity_of(), int(v.clusters.params.get("cooccurrence_veto", 1))
         )
     }
+    where = f"{overrides_file or 'cluster overrides'}: people"
+    resolve = lambda key, entry: _resolve(key, index, track_owner, entry)
     split: set[tuple[int, int]] = set()
     for a, b in overrides.split:
-        x, y = _resolve(a, index, track_owner), _resolve(b, index, track_owner)
+        x, y = resolve(a, f"{where}.split"), resolve(b, f"{where}.split")
         split.add((min(x, y), max(x, y)))
-    merge = [(_resolve(a, index, track_owner), _resolve(b, index, track_owner)) for a, b in overrides.merge]
+    merge = [(resolve(a, f"{where}.merge"), resolve(b, f"{where}.merge")) for a, b in overrides.merge]
+    selected = {resolve(key, f"{where}.select") for key in overrides.select}
+    named_identities = [(key, name, resolve(key, f"{where}.names")) for key, name in overrides.names]
+    apart = {
+        **{(min(a, b), max(a, b)): f"seen together in video {identities[a].video}" for a, b in together},
+        **{pair: "split by people.split" for pair in split},
+    }
+    _check_merges(overrides.merge, merge, apart, identities, f"{where}.merge")
     labels, _ = link_people(n, candidates, settings.threshold, cannot_link=together | split, forced=merge)
     forced_people = {int(labels[a]) for a, _ in merge}
+    names = _names(named_identities, labels, where)
+    selected_people = {int(labels[k]) for k in selected}
     persons = []
     for label in range(int(labels.max()) + 1 if n else 0):
         members = [identities[k] for k in np.flatnonzero(labels == label)]
@@ -424,12 +508,14 @@ def build_people(
                 appearances=[_appearance(i, _fps(videos, i.video)) for i in members],
                 representative=best.key,
                 decided_by="person" if label in forced_people else "clustering",
+                name=names.get(label),
+                selected=label in selected_people,
             )
         )
     return People(
         videos=[v.video for v in videos],
         params=asdict(settings),
-        overrides={"merge": [list(p) for p in overrides.merge], "split": [list(p) for p in overrides.split]},
+        overrides=overrides.as_record(),
         people=persons,
         links=_links(identities, candidates, labels),
         recommendations=_recommendations(identities, candidates, labels, together, split, settings),

@@ -101,7 +101,8 @@ class QualityWeights(StageSettings):
 
 @dataclass(frozen=True)
 class CropSettings(StageSettings):
-    """Stage ``crops``. ``height`` x ``width`` is the one crop size: the ReID model embeds crops as stored."""
+    """Stage ``crops``. ``height`` x ``width`` is the one crop size: the ReID model embeds crops as stored. In the
+    workflow a model of one input size (``reidflow.appearance.input_size``: clip:, onnx:, hacnn) sets it."""
 
     min_track_frames: int = 5
     crops_per_person: int = 50
@@ -121,7 +122,8 @@ class CropSettings(StageSettings):
 
 @dataclass(frozen=True)
 class FeatureSettings(StageSettings):
-    """Stage ``features``; the input size is the crops' own (``CropSettings``)."""
+    """Stage ``features``; ``model``: a torchreid name, ``clip:<arch>`` or ``onnx:<file>`` (``reidflow.appearance``);
+    the input size is the crops' own (``CropSettings``)."""
 
     model: str = "osnet_x0_25"
     device: str = "auto"
@@ -148,6 +150,19 @@ class ClusterSettings(StageSettings):
     distance_threshold: float = 0.35
     cooccurrence_veto: int = 1
     recommend_threshold: float = 0.5
+    # seen together only where the boxes overlap less (intersection over the smaller box): reidflow.spacetime
+    duplicate_overlap: float = 0.5
+    spacetime: bool = True
+    continuation_gap: float = 2.0  # seconds
+    continuation_distance: float = 1.0  # person heights
+    continuation_bonus: float = 0.1  # similarity units
+    max_speed: float = 2.0  # person heights per second
+    teleport_penalty: float = 0.3  # similarity units
+    nonperson: bool = True
+    nonperson_motion: float = 0.5  # person heights
+    nonperson_duration: float = 2.0  # seconds
+    nonperson_confidence: float = 0.4
+    nonperson_height: float = 0.5  # of the video's median track height
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 from reidflow import ReidflowError
 
 REQUIRED_COLUMNS = ("video", "path")
-OPTIONAL_COLUMNS = ("gt",)
+OPTIONAL_COLUMNS = ("gt", "persons")  # persons: which gt ids are one person (formats.persons)
 # Ids become directory names and Snakemake wildcard values (VIDEO_ID_PATTERN: the workflow's constraint).
 VIDEO_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 VIDEO_ID = re.compile(rf"^{VIDEO_ID_PATTERN}$")
@@ -33,6 +33,7 @@ class VideoEntry:
     video: str
     path: str
     gt: str | None = None
+    persons: str | None = None  # gt_id,person csv: MOTChallenge ids of one person's re-entries
 
 
 def load_videos(sheet: str | Path, producible: Collection[str] = ()) -> dict[str, VideoEntry]:
@@ -43,7 +44,7 @@ def load_videos(sheet: str | Path, producible: Collection[str] = ()) -> dict[str
     sheet = Path(sheet)
     if not sheet.is_file():
         raise SheetError(
-            f"{sheet}: video sheet not found; create it (columns: video, path[, gt]) or set 'videos' in the config"
+            f"{sheet}: video sheet not found; create it (columns: video, path[, gt[, persons]]) or set 'videos' in the config"
         )
     try:
         # utf-8-sig: spreadsheet programs often save a byte-order mark, which would stick to the first column name
@@ -63,7 +64,9 @@ def load_videos(sheet: str | Path, producible: Collection[str] = ()) -> dict[str
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     unknown = [c for c in header if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
     if missing:
-        problems.append(f"missing column(s) {', '.join(missing)} (header must be tab-separated: video, path[, gt])")
+        problems.append(
+            f"missing column(s) {', '.join(missing)} (header must be tab-separated: video, path[, gt[, persons]])"
+        )
     if unknown:
         problems.append(
             f"unknown column(s) {', '.join(unknown)}; allowed: {', '.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}"
@@ -81,6 +84,7 @@ def load_videos(sheet: str | Path, producible: Collection[str] = ()) -> dict[str
             continue
         values = dict(zip(header, (v.strip() for v in row)))
         vid, path, gt = values["video"], values["path"], values.get("gt") or None
+        persons = values.get("persons") or None
         if not VIDEO_ID.match(vid):
             problems.append(
                 f"{where}: video id {vid!r} must start with a letter or digit and use only letters, digits, '.', '_', '-'"
@@ -97,13 +101,13 @@ def load_videos(sheet: str | Path, producible: Collection[str] = ()) -> dict[str
         if not path:
             problems.append(f"{where}: empty path for video {vid!r}")
             continue
-        bad = [p for p in (path, gt) if p and PATH_VARIABLE.search(p)]
+        bad = [p for p in (path, gt, persons) if p and PATH_VARIABLE.search(p)]
         if bad:
             problems.append(
                 f"{where}: {bad[0]!r} contains '<name>', which Snakemake reads as a path variable; rename the file"
             )
             continue
-        bad = [p for p in (path, gt) if p and BRACES.search(p)]
+        bad = [p for p in (path, gt, persons) if p and BRACES.search(p)]
         if bad:
             problems.append(
                 f"{where}: {bad[0]!r} contains '{{' or '}}', which Snakemake reads as a wildcard; rename the file (or link it under a name without braces)"
@@ -115,7 +119,16 @@ def load_videos(sheet: str | Path, producible: Collection[str] = ()) -> dict[str
             problems.append(
                 f"{where}: ground-truth file {gt!r} of {vid!r} does not exist; fix the path or leave 'gt' empty"
             )
-        videos[vid] = VideoEntry(vid, path, gt)
+        if persons is not None and gt is None:
+            problems.append(
+                f"{where}: 'persons' {persons!r} of {vid!r} without 'gt': a persons file names ground-truth ids; "
+                "add the video's ground truth or leave 'persons' empty"
+            )
+        elif persons is not None and not Path(persons).is_file():
+            problems.append(
+                f"{where}: persons file {persons!r} of {vid!r} does not exist; fix the path or leave 'persons' empty"
+            )
+        videos[vid] = VideoEntry(vid, path, gt, persons)
     if problems:
         raise SheetError("invalid video sheet:\n  " + "\n  ".join(problems))
     if not videos:

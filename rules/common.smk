@@ -1,7 +1,7 @@
 import re
 from pathlib import Path
 
-from reidflow import assets, backends, code_inputs, sheet
+from reidflow import appearance, assets, backends, code_inputs, sheet
 from reidflow.overrides import load_overrides, load_people_overrides, overrides_param
 from reidflow.settings import STAGES as STAGE_SETTINGS
 
@@ -96,6 +96,20 @@ def ground_truth(wildcards):
     return gt
 
 
+def evaluation_truth(wildcards):
+    """Rule evaluate's ground truth (gt) and, where the sheet gives one, its persons file (persons)."""
+    entry = sheet_entry(wildcards)
+    truth = {"gt": ground_truth(wildcards)}
+    if entry.persons:
+        truth["persons"] = entry.persons
+    return truth
+
+
+# Videos whose identities rule evaluate_people scores across videos: a gt and a persons file (the persons'
+# names, not the gt ids, say who is who across videos). Scored only when at least two videos have them.
+PEOPLE_TRUTH_VIDEOS = [v for v, entry in VIDEOS.items() if entry.gt and entry.persons]
+
+
 def model_file(name):
     return assets.resolve_model(name, MODELS_DIR, MODEL_REGISTRY)
 
@@ -104,7 +118,22 @@ DETECTOR_WEIGHTS = model_file(config["track"]["detector"])
 DETECTOR_ONNX = f"resources/models/exported/{Path(DETECTOR_WEIGHTS).stem}.onnx"
 
 
-REID_WEIGHTS = model_file(config["features"]["weights"])
+# The file the ReID model loads: features.weights, or the onnx:<file> of features.model.
+REID_WEIGHTS = model_file(appearance.model_file(config["features"]))
+# The model owns the crop size: one of a fixed input size (clip:, onnx:, hacnn) gets its own, the others
+# crops.height x crops.width (reidflow.appearance.crop_size; reads a JSON or ONNX header, no torch).
+REID_CROP_SIZE = appearance.crop_size(
+    config["features"]["model"],
+    REID_WEIGHTS,
+    config["crops"]["height"],
+    config["crops"]["width"],
+)
+
+
+def crop_params():
+    """Rule crops' settings, at the crop size the ReID model takes (REID_CROP_SIZE)."""
+    height, width = REID_CROP_SIZE
+    return {**stage_params("crops"), "height": height, "width": width}
 
 
 def stage_params(stage):
@@ -184,7 +213,8 @@ def report_inputs():
 
 
 def all_outputs():
-    """Every stage file of every video, its report, the people across videos and the index page.
+    """Every stage file of every video, its report, the people across videos and the index page, and the
+    export of the people of interest when the overrides select any (people.select).
 
     Naming each stage file (not only the reports that need them) makes a plain run rebuild any of them
     that a user deleted, e.g. a damaged file, as the error messages advise.
@@ -204,7 +234,15 @@ def all_outputs():
         *(f"results/{video}/{name}" for video in VIDEOS for name in stage_files),
         *(f"results/{video}/evaluation.json" for video in VIDEOS if VIDEOS[video].gt),
         "results/people/people.json",
+        *(["results/people/evaluation.json"] if len(PEOPLE_TRUTH_VIDEOS) >= 2 else []),
         "results/report/index.html",
+        *(["results/people/selected"] if PEOPLE_OVERRIDES["select"] else []),
+        # optional (config annotate): every video encoded again with each person's box and label
+        *(
+            f"results/{video}/annotated.mp4"
+            for video in VIDEOS
+            if config.get("annotate")
+        ),
     ]
 
 

@@ -20,6 +20,6 @@ rule crops:
     conda:
         "../envs/track.yaml"
     params:
-        crops=stage_params("crops"),
+        crops=crop_params(),
     script:
         "../scripts/crops.py"

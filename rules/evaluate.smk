@@ -1,8 +1,8 @@
 rule evaluate:
     input:
+        unpack(evaluation_truth),
         tracks="results/{video}/tracks.npz",
         clusters="results/{video}/clusters.json",
-        gt=ground_truth,
         code=library(
             "evaluate",
             "settings",
@@ -10,6 +10,7 @@ rule evaluate:
             "formats/base",
             "formats/tracks",
             "formats/mot",
+            "formats/persons",
             "formats/clusters",
             "formats/evaluation",
         ),
@@ -28,3 +29,37 @@ rule evaluate:
         evaluate=stage_params("evaluate"),
     script:
         "../scripts/evaluate.py"
+
+
+# Cross-video links of rule people against the ground truth of the videos with gt and persons
+# (PEOPLE_TRUTH_VIDEOS; a target of rule all when there are at least two).
+rule evaluate_people:
+    input:
+        people="results/people/people.json",
+        tracks=[f"results/{v}/tracks.npz" for v in PEOPLE_TRUTH_VIDEOS],
+        clusters=[f"results/{v}/clusters.json" for v in PEOPLE_TRUTH_VIDEOS],
+        gt=[VIDEOS[v].gt for v in PEOPLE_TRUTH_VIDEOS],
+        persons=[VIDEOS[v].persons for v in PEOPLE_TRUTH_VIDEOS],
+        code=library(
+            "evaluate",
+            "settings",
+            "files",
+            "formats/base",
+            "formats/tracks",
+            "formats/mot",
+            "formats/persons",
+            "formats/clusters",
+            "formats/evaluation",
+            "formats/people",
+        ),
+    output:
+        evaluation="results/people/evaluation.json",
+    log:
+        "logs/evaluate_people/people.log",
+    conda:
+        "../envs/similarity.yaml"
+    params:
+        videos=PEOPLE_TRUTH_VIDEOS,
+        evaluate=stage_params("evaluate"),
+    script:
+        "../scripts/evaluate_people.py"

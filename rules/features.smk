@@ -4,6 +4,12 @@ rule features:
         weights=REID_WEIGHTS,
         code=library(
             "features",
+            "appearance",
+            "appearance/clip_models",
+            "appearance/network",
+            "appearance/onnx_models",
+            "appearance/torchreid_models",
+            "appearance/weights",
             "gpu",
             "backends",
             "settings",
@@ -25,7 +31,7 @@ rule features:
     resources:
         gpu=gpu_request("features"),
     params:
-        weights_name=config["features"]["weights"],
+        weights_name=appearance.model_file(config["features"]),
         features=stage_params("features"),
     script:
         "../scripts/features.py"

@@ -69,6 +69,8 @@ rule report_index:
             category="Overview",
             labels={"page": "all videos"},
         ),
+        # each identity's person for the video pages, which load it when opened (they never read people.json)
+        people_js="results/report/people.js",
     log:
         "logs/report_index/report_index.log",
     conda:

@@ -16,24 +16,27 @@ log = logging.getLogger("reidflow")
 
 
 def main(smk):
+    tracks = read_tracks(smk.input.tracks)
     record = cluster.build_clusters(
         read_similarity(smk.input.similarity),
-        read_tracks(smk.input.tracks).rows,
+        tracks.rows,
         cluster.ClusterSettings.from_config(smk.params.cluster),
         Overrides.from_param(smk.params.overrides),
         # for messages only: a param would rerun every video's clustering when the file is renamed
         overrides_file=smk.config["cluster"]["overrides"],
         similarity_file=smk.input.similarity,
+        info=tracks.meta.info,
     )
     write_clusters(smk.output.clusters, record)
-    tracks = sum(len(i.members) for i in record.identities)
+    kept = sum(len(i.members) for i in record.identities)
     log.info(
-        "%d tracks -> %d identities, %d merges (%d by a person), %d recommendations",
-        tracks,
+        "%d tracks -> %d identities, %d merges (%d by a person), %d recommendations, %d flagged as not a person",
+        kept,
         len(record.identities),
         len(record.merges),
         sum(m.decided_by == "person" for m in record.merges),
         len(record.recommendations),
+        len(record.flagged),
     )
 
 

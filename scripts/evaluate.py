@@ -10,6 +10,7 @@ from reidflow import evaluate, runtime
 from reidflow.formats.clusters import read_clusters
 from reidflow.formats.evaluation import write_evaluation
 from reidflow.formats.mot import read_mot
+from reidflow.formats.persons import read_persons
 from reidflow.formats.tracks import read_tracks
 
 log = logging.getLogger("reidflow")
@@ -17,6 +18,7 @@ log = logging.getLogger("reidflow")
 
 def main(smk):
     tracks = read_tracks(smk.input.tracks)
+    persons_file = smk.input.get("persons")  # the sheet's optional persons column
     record = evaluate.evaluate_identities(
         smk.wildcards.video,
         read_mot(smk.input.gt),
@@ -26,10 +28,19 @@ def main(smk):
         ground_truth=smk.input.gt,
         vid_stride=tracks.meta.vid_stride,
         frame_count=tracks.meta.info.frame_count,
+        persons=read_persons(persons_file) if persons_file else None,
+        persons_file=persons_file or "",
     )
     write_evaluation(smk.output.evaluation, record)
-    for name, scores in (("raw tracks", record.raw), ("identities", record.merged)):
-        log.info("%s: %s", name, ", ".join(f"{k} {v}" for k, v in scores.items()))
+    scored = [("raw tracks", record.raw), ("identities", record.merged), ("identity pairs", record.pairs)]
+    if record.persons:
+        scored += [
+            ("raw tracks per person", record.raw_persons),
+            ("identities per person", record.merged_persons),
+            ("identity pairs per person", record.pairs_persons),
+        ]
+    for name, scores in scored:
+        log.info("%s: %s", name, ", ".join(f"{k} {v}" for k, v in (scores or {}).items()))
 
 
 runtime.run(snakemake, main)  # noqa: F821

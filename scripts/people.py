@@ -23,6 +23,8 @@ def main(smk):
         videos,
         PeopleSettings.from_config(smk.params.people),
         people.CrossVideoOverrides.from_param(smk.params.overrides),
+        # for messages only: a param would rerun people when the file is renamed
+        overrides_file=smk.config["cluster"]["overrides"],
     )
     write_people(smk.output.people, record)
     identities = sum(len(p.appearances) for p in record.people)

@@ -10,7 +10,7 @@ from reidflow.formats.clusters import read_clusters
 from reidflow.formats.evaluation import read_evaluation
 from reidflow.formats.people import read_people
 from reidflow.formats.tracks import read_tracks
-from reidflow.report.index import video_summary, write_index
+from reidflow.report.index import video_summary, write_index, write_people_script
 
 
 def main(smk):
@@ -23,7 +23,9 @@ def main(smk):
         )
         for video, tracks, clusters in zip(smk.params.videos, smk.input.tracks, smk.input.clusters)
     ]
-    write_index(summaries, dict(smk.params.settings), read_people(smk.input.people), smk.output.html)
+    people = read_people(smk.input.people)
+    write_index(summaries, dict(smk.params.settings), people, smk.output.html)
+    write_people_script(people, smk.output.people_js)
 
 
 runtime.run(snakemake, main)  # noqa: F821

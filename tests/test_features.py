@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from reidflow import assets, features
+from reidflow import appearance, assets, features
 from reidflow.features import FeaturesError, FeatureSettings
 from reidflow.formats.crops import CROP_METRICS, PERSONS_DTYPE, CropsMeta, CropsReader, open_crops_writer
 from reidflow.formats.features import read_features, read_features_meta, write_features
@@ -218,12 +218,13 @@ def test_crops_are_embedded_at_their_stored_size_and_never_stretched_again(model
 
 
 def test_a_model_of_one_input_size_names_the_crop_settings(model, labelled, tmp_path):
+    """hacnn takes 160x64 only: crops of another size are refused before anything loads, naming the fix."""
     crops_file = write_crops_file(tmp_path / "final_crops.h5", labelled[0][:2])
     with pytest.raises(
         FeaturesError,
-        match=r"final_crops.h5: crops of 256x128 px, but features.model hacnn takes 160x64 crops only; "
-        r"set crops.height: 160 and crops.width: 64",
+        match=r"final_crops.h5: crops of 256x128 px, but features.model hacnn takes 160x64 crops only .*"
+        r"CropSettings\(height=160, width=64\)",
     ):
         features.extract_features(crops_file, "unused.pth", "sha", FeatureSettings(model="hacnn"), threads=1)
-    features.check_input_size("hacnn", (160, 64), crops_file)  # its own size is fine
-    features.check_input_size("osnet_x0_25", (128, 64), crops_file)  # any size for the others
+    assert appearance.crop_size("hacnn", None, 256, 128) == (160, 64)  # what the workflow's rule crops stores
+    appearance.check_crop_size("osnet_x0_25", None, (128, 64), crops_file)  # any size for the others

@@ -50,11 +50,21 @@ def declared(tmp_path_factory) -> dict[str, set[str]]:
     (root / "no_weights").mkdir()
     config = repo_config(root / "no_weights")
     config["track"]["backend"] = "onnx"
+    config["annotate"] = True  # rule annotate runs only when asked for
+    # rule select_people runs only when the overrides select somebody
+    (root / "overrides.yaml").write_text('people:\n  select: ["demo:track:1"]\n')
+    config["cluster"]["overrides"] = str(root / "overrides.yaml")
     wd = Workdir(root, config)
     wd.write_config()
     gt = root / "gt.txt"
     gt.write_text("1,1,10,10,20,40,1,-1,-1,-1\n")
-    wd.write_videos([("demo", "resources/demo/vtest.avi", gt)])
+    persons = root / "persons.csv"
+    persons.write_text("gt_id,person\n1,A\n")
+    # two videos with gt and persons: rule evaluate_people scores the links across them
+    wd.write_videos(
+        [("demo", "resources/demo/vtest.avi", gt, persons), ("demo2", "resources/demo/vtest.avi", gt, persons)],
+        header=("video", "path", "gt", "persons"),
+    )
     proc = wd.snakemake("-n")
     out: dict[str, list[set[str]]] = defaultdict(list)
     for block in re.split(r"\n(?=(?:local)?rule \w+:)", proc.stdout + proc.stderr):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from browser import (  # noqa: F401  browser is a fixture
 )
 from PIL import Image
 
-from reidflow.formats.clusters import Clusters, Identity, Merge, Recommendation
+from reidflow.formats.clusters import Clusters, Flagged, Identity, Merge, Recommendation
 from reidflow.formats.crops import CROP_METRICS, PERSONS_DTYPE, CropsMeta, open_crops_writer
 from reidflow.formats.evaluation import Evaluation
 from reidflow.formats.features import FeaturesMeta
@@ -30,7 +31,17 @@ from reidflow.formats.similarity import Distribution, Similarity, SimilarPair
 from reidflow.formats.tracks import TrackRows, Tracks, TracksMeta, VideoInfo
 from reidflow.report.heatmap import colour, heatmap
 from reidflow.report.images import ReportSettings, still_webp, track_webp
-from reidflow.report.index import PeoplePageError, people_context, render_index, video_summary, write_index
+from reidflow.report.index import (
+    PEOPLE_SCRIPT,
+    PeoplePageError,
+    people_context,
+    people_script,
+    render_index,
+    video_summary,
+    write_incomplete_index,
+    write_index,
+    write_people_script,
+)
 from reidflow.report.metrics import EvaluationRow, evaluation_rows, video_duration
 from reidflow.report.video import (
     ReportError,
@@ -131,8 +142,8 @@ def make_records(video: str = "syn", source: str = "/data/syn.mp4", evaluation: 
         identities=identities,
         merges=[Merge([3], [9], 0.86, "clustering"), Merge([12], [20], 0.87, "clustering")],
         recommendations=[
-            Recommendation(7, 3, 0.58, 4, "cooccurrence_veto"),
-            Recommendation(5, 12, 0.52, 0, "below_threshold"),
+            Recommendation(7, 3, 0.58, 4, "cooccurrence_veto", 0.58),
+            Recommendation(5, 12, 0.52, 0, "below_threshold", 0.62),
         ],
     )
     scores = {"mota": 0.61, "idf1": 0.52, "id_switches": 14, "num_ids": 20, "precision": 0.9, "recall": 0.7}
@@ -212,6 +223,19 @@ def make_people() -> People:
         [],
         recommendations,
     )
+
+
+def people_of(video: str, other: str = "other") -> People:
+    """People for the identities of ``make_records(video)``: identity 0 (tracks 3, 9) is person 1, also seen in
+    ``other`` and named (a hostile name); identities 1, 2, 3 are people 2, 3, 4 of this video only."""
+    people = [
+        Person(1, [appearance(video, 0, [9, 3], 0, 50), appearance(other, 0, [1], 0, 9)], f"{video}:0", name=HOSTILE),
+        *(
+            Person(i + 1, [appearance(video, i, IDENTITIES[i], 0, 9)], f"{video}:{i}")
+            for i in range(1, len(IDENTITIES))
+        ),
+    ]
+    return People([video, other], {}, {"merge": [], "split": []}, people, [], [])
 
 
 def people_summaries() -> list:
@@ -400,7 +424,7 @@ def test_video_report_files(built):
         "in the header, not only under Settings"
     )
     assert "osnet_x0_25" in text and "bytetrack" in text and "yolov8n.pt" in text
-    assert "seen in the same frame (co-occurrence veto)" in text and "together in 4 frames" in text
+    assert "seen in the same frame at different places (co-occurrence veto)" in text and "together in 4 frames" in text
     # the pair only the threshold kept apart (5, 12; less similar) comes before the vetoed one (7, 3)
     recommendations = html[html.index('id="recommendations"') :]
     assert recommendations.index('alt="track 5"') < recommendations.index('alt="track 7"')
@@ -451,6 +475,41 @@ def test_video_without_people_gives_a_valid_page(tmp_path):
         and list((out / "webp").iterdir()) == []
     )
     assert "No person was tracked long enough" in " ".join(page.text)
+
+
+def test_flagged_tracks_are_listed_for_a_person_to_confirm(tmp_path):
+    """Track 5 flagged as not a person: in no identity, shown under "Not a person?" with its reasons."""
+    records = make_records()
+    flagged = [Flagged(5, ["static", "small"], 4)]
+    clusters = replace(
+        records.clusters,
+        identities=records.clusters.identities[:-1],
+        recommendations=[r for r in records.clusters.recommendations if 5 not in (r.a, r.b)],  # as cluster does
+        flagged=flagged,
+    )
+    out = tmp_path / "report"
+    write_video_report(
+        replace(records, clusters=clusters), write_crops(tmp_path / "c.h5"), out / "index.html", out / "webp", SETTINGS
+    )
+    html = (out / "index.html").read_text()
+    section = html[
+        html.index('<section id="flagged">') : html.index("</section>", html.index('<section id="flagged">'))
+    ]
+    text = " ".join(" ".join(Tags(section).text).split())
+    assert "track 5" in text and "barely moves, much smaller than the other tracks" in text
+    assert [i["src"] for i in Tags(section).find("img")] == ["webp/5_best.webp"]
+    identities = html[html.index('<section id="identities">') : html.index('<section id="similarity">')]
+    assert 'alt="track 5"' not in identities
+    # flagged and in an identity at once: clusters.json is damaged
+    both = replace(records.clusters, flagged=flagged)
+    with pytest.raises(ReportError, match=r"clusters\.json: its tracks differ"):
+        write_video_report(
+            replace(records, clusters=both),
+            write_crops(tmp_path / "c.h5"),
+            tmp_path / "i.html",
+            tmp_path / "w",
+            SETTINGS,
+        )
 
 
 def test_stale_clusters_fail_naming_the_file(tmp_path):
@@ -521,8 +580,9 @@ def test_header_names_models_and_key_settings():
 
 def test_report_in_chromium(browser, tmp_path):
     records = make_records(video=EVIL, source=f"/videos/{EVIL}")
-    out = tmp_path / "report"
+    out = tmp_path / "results" / "evil" / "report"
     write_video_report(records, write_crops(tmp_path / "c.h5", video=EVIL), out / "index.html", out / "webp", SETTINGS)
+    write_people_script(people_of(EVIL), tmp_path / "results" / "report" / PEOPLE_SCRIPT)
     page, seen = open_page(browser, out / "index.html")
     widths = load_every_image(page)
     assert len(widths) == 10 and all(w > 0 for w in widths), widths
@@ -604,4 +664,109 @@ def test_people_page_in_chromium(browser, tmp_path):
         html = Path(target.removeprefix("file://")).read_text()
         assert not anchor or f'id="{anchor}"' in html, href
     assert_quiet_and_offline(seen)
+    page.close()
+
+
+# --- person ids on the video pages (people.js) --------------------------------------------------------
+
+
+def people_js_data(path: Path) -> dict:
+    text = path.read_text()
+    prefix = "window.REIDFLOW_PEOPLE = "
+    assert text.startswith(prefix) and text.endswith(";\n")
+    return json.loads(text[len(prefix) : -2])
+
+
+def test_people_script_maps_every_identity_escaped(tmp_path):
+    js = tmp_path / "results" / "report" / PEOPLE_SCRIPT
+    write_people_script(people_of(EVIL, other=HOSTILE), js)
+    body = js.read_text().split(" = ", 1)[1]
+    assert not set("<>&") & set(body), "no text of the data can end or comment out a script"
+    assert people_js_data(js) == {
+        f"{EVIL}:0": {"person": 1, "name": HOSTILE, "videos": [EVIL, HOSTILE], "tracks": [3, 9]},
+        f"{HOSTILE}:0": {"person": 1, "name": HOSTILE, "videos": [EVIL, HOSTILE], "tracks": [1]},
+        f"{EVIL}:1": {"person": 2, "name": None, "videos": [EVIL], "tracks": [12, 20]},
+        f"{EVIL}:2": {"person": 3, "name": None, "videos": [EVIL], "tracks": [7]},
+        f"{EVIL}:3": {"person": 4, "name": None, "videos": [EVIL], "tracks": [5]},
+    }
+    assert people_script(people_of("a")) == people_script(people_of("a")), "same people, same file"
+    # after a failed run the pages must not show ids of another state: the file goes with the index
+    write_incomplete_index(["a"], tmp_path / "results", js.with_name("index.html"), "now")
+    assert not js.exists() and js.with_name("index.html").is_file()
+
+
+def test_video_page_has_a_person_badge_per_identity(built):
+    _, out = built
+    html = (out / "index.html").read_text()
+    badges = Tags(html).find("a", "person-badge")
+    assert [(b["data-key"], b["data-tracks"]) for b in badges] == [
+        ("syn:0", "3 9"),
+        ("syn:1", "12 20"),
+        ("syn:2", "7"),
+        ("syn:3", "5"),
+    ]
+    assert all("hidden" in b and "href" not in b for b in badges), "filled in by the browser from people.js"
+    csp = next(t["content"] for t in Tags(html).find("meta") if t.get("http-equiv") == "Content-Security-Policy")
+    assert "script-src 'unsafe-inline' 'self'" in csp and "default-src 'none'" in csp
+
+
+def badges_shown(page) -> list:
+    page.wait_for_function("!document.getElementById('people-status').textContent.includes('need JavaScript')")
+    return page.eval_on_selector_all(
+        ".person-badge",
+        "bs => bs.map(b => [b.closest('.identity').id, b.hidden ? null : b.textContent, b.getAttribute('href')])",
+    )
+
+
+def test_person_ids_in_chromium(browser, tmp_path):
+    """The video page shows each identity's person from ../../report/people.js; out-of-date and absent
+    identities are called so; without the file the page says so and shows no ids."""
+    records = make_records(video=EVIL, source=f"/videos/{EVIL}")
+    results = tmp_path / "results"
+    out = results / "evil" / "report"
+    write_video_report(records, write_crops(tmp_path / "c.h5", video=EVIL), out / "index.html", out / "webp", SETTINGS)
+    js = results / "report" / PEOPLE_SCRIPT
+    people = people_of(EVIL, other=HOSTILE)
+    write_people_script(people, js)
+    page, seen = open_page(browser, out / "index.html")
+    assert badges_shown(page) == [
+        ["identity-0", f"Person 1 ({HOSTILE}) · 2 videos", "../../report/index.html#person-1"],
+        ["identity-1", "Person 2", "../../report/index.html#person-2"],
+        ["identity-2", "Person 3", "../../report/index.html#person-3"],
+        ["identity-3", "Person 4", "../../report/index.html#person-4"],
+    ]
+    assert page.get_attribute("#identity-0 .person-badge", "title") == f"also in {HOSTILE}"
+    status = page.inner_text("#people-status")
+    assert "4 identities of 4 people" in status and "rerun" not in status
+    assert page.inner_text("#video-id") == EVIL and page.locator(".identity img[src='x']").count() == 0
+    assert_quiet_and_offline(seen)
+    assert js.as_uri() in seen["requests"]
+    page.close()
+
+    # identity 1 has other tracks than people.json knows (its video was reclustered), identity 3 is unknown
+    changed = replace(
+        people,
+        people=[
+            people.people[0],
+            replace(people.people[1], appearances=[replace(people.people[1].appearances[0], tracks=[12])]),
+            people.people[2],
+        ],
+    )
+    write_people_script(changed, js)
+    page, seen = open_page(browser, out / "index.html")
+    assert [b[1] for b in badges_shown(page)] == [f"Person 1 ({HOSTILE}) · 2 videos", "person ?", "Person 3", None]
+    status = page.inner_text("#people-status")
+    assert "1 out of date" in status and "1 not in people.json yet" in status
+    assert "warning" in page.get_attribute("#people-status", "class")
+    assert_quiet_and_offline(seen)
+    page.close()
+
+    # no people.js (rule people not run yet): no ids, a quiet note. Chromium itself logs the missing file
+    # ("Failed to load resource"); the page adds no error of its own.
+    js.unlink()
+    page, seen = open_page(browser, out / "index.html")
+    assert [b[1:] for b in badges_shown(page)] == [[None, None]] * 4
+    assert "not available yet" in page.inner_text("#people-status")
+    assert seen["console"] == [("error", "Failed to load resource: net::ERR_FILE_NOT_FOUND")]
+    assert_quiet_and_offline({**seen, "console": []})
     page.close()

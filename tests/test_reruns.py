@@ -8,6 +8,7 @@ not depend on each other.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 from collections import Counter
@@ -117,6 +118,14 @@ def test_added_video_runs_only_its_jobs(finished, vtest_gt):
         finished.write_videos(two_videos(vtest_gt))
 
 
+def test_people_reruns_no_video_page(finished):
+    """A video's page takes its person ids from results/report/people.js when opened, never from people.json:
+    a new people.json (a new video, a cross-video decision) reruns the index page only."""
+    # new content (Snakemake skips an input whose checksum did not change), same people
+    with edited(finished.path / "results" / "people" / "people.json", lambda text: text + "\n"):
+        assert planned(finished) == INDEX
+
+
 def test_other_reid_model_reruns_features_and_downstream(finished):
     with config_changed(finished, "features", "weights", "osnet_x0_25_market1501.pth"):
         downstream = ("features", "similarity", "cluster", "identities", "report")
@@ -134,6 +143,38 @@ def test_overrides_rerun_their_video_and_people_only(finished):
         assert planned(finished) == PEOPLE + INDEX
         overrides.write_text(f"a:\n  split: [[{a}, {b}]]\n")
         assert planned(finished) == chain("a", ("cluster", "identities", "report"), gt=True) + INDEX + PEOPLE
+
+
+SELECT = Counter({("select_people", None): 1})
+
+
+def test_names_and_select_rerun_no_cluster_and_ignore_only_its_video(finished):
+    """People's names and selection rerun people and what reads people.json (select_people once anybody is
+    selected), never a video's cluster; a video's ignore reruns that video's chain from cluster on."""
+    overrides = finished.path / "overrides.yaml"
+    a, b = sorted(read_clusters(finished.path / "results" / "a" / "clusters.json").identity_of())[:2]
+
+    def decisions(name: str, select: bool = True, ignore: str = "") -> str:
+        text = f'people:\n  names: {{"a:track:{a}": {json.dumps(name)}}}\n'
+        return text + (f'  select: ["a:track:{a}"]\n' if select else "") + ignore
+
+    overrides.write_text(decisions("Alice", select=False))
+    try:
+        with config_changed(finished, "cluster", "overrides", str(overrides)):
+            assert planned(finished) == PEOPLE + INDEX
+            overrides.write_text(decisions("Alice"))
+            assert planned(finished) == PEOPLE + INDEX + SELECT
+            finished.snakemake()
+            assert planned(finished) == Counter()
+            assert (finished.path / "results" / "people" / "selected").is_dir()
+            overrides.write_text(decisions("<script>alert(1)</script>"))
+            assert planned(finished) == PEOPLE + INDEX + SELECT
+            overrides.write_text(decisions("Alice", ignore=f"a:\n  ignore: [{b}]\n"))
+            after = ("cluster", "identities", "report")
+            assert planned(finished) == chain("a", after, gt=True) + PEOPLE + INDEX + SELECT
+    finally:
+        finished.snakemake()  # back to the fixture's results: people without the decisions
+    assert planned(finished) == Counter()
 
 
 # The first stage whose rule runs each module (see library(...) in rules/*.smk): it and all after it rerun.

@@ -81,3 +81,27 @@ def test_reserved_id_report(tmp_path, video):
 def test_path_with_a_snakemake_path_variable(tmp_path, video):
     with pytest.raises(SheetError, match="'<script>x.avi' contains '<name>'"):
         load_videos(write(tmp_path, "video\tpath\na\t<script>x.avi\n"))
+
+
+def test_persons_column(tmp_path, video):
+    gt, persons = tmp_path / "gt.txt", tmp_path / "persons.csv"
+    gt.write_text("")
+    persons.write_text("gt_id,person\n1,A\n")
+    sheet = write(tmp_path, f"video\tpath\tgt\tpersons\na\t{video}\t{gt}\t{persons}\nb\t{video}\t{gt}\t\n")
+    videos = load_videos(sheet)
+    assert videos["a"].persons == str(persons) and videos["b"].persons is None
+
+
+def test_persons_needs_gt_and_an_existing_file(tmp_path, video):
+    persons = tmp_path / "persons.csv"
+    persons.write_text("gt_id,person\n1,A\n")
+    gt = tmp_path / "gt.txt"
+    gt.write_text("")
+    text = f"video\tpath\tgt\tpersons\na\t{video}\t\t{persons}\nb\t{video}\t{gt}\tnope.csv\n"
+    with pytest.raises(SheetError) as err:
+        load_videos(write(tmp_path, text))
+    message = str(err.value)
+    assert f"line 2: 'persons' '{persons}' of 'a' without 'gt'" in message and "leave 'persons' empty" in message
+    assert "line 3: persons file 'nope.csv' of 'b' does not exist; fix the path" in message
+    with pytest.raises(SheetError, match="contains '<name>'"):
+        load_videos(write(tmp_path, f"video\tpath\tgt\tpersons\na\t{video}\t{gt}\t<x>.csv\n"))

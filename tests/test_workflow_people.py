@@ -4,9 +4,11 @@ its ground truth shifted, scored against people (../shared/.../persons_frames1-4
 from __future__ import annotations
 
 import csv
+import json
 from itertools import combinations
 from pathlib import Path
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
 from browser import Tags, assert_quiet_and_offline, browser, load_every_image, open_page, people_cards  # noqa: F401  browser is a fixture
@@ -34,8 +36,12 @@ def persons() -> dict[int, str]:
         return {int(row["gt_id"]): row["person"] for row in csv.DictReader(fh)}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: tests/test_evaluate_people.py scores the same run
 def two_halves(tmp_path_factory, vtest_video, vtest_gt, models_dir) -> Workdir:
+    """Each half with its ground truth and the persons file (rule evaluate_people scores the links)."""
+    persons = SHARED / "data" / "pets09-s2l1" / "persons_frames1-400.csv"
+    if not persons.is_file():
+        missing(f"{persons} is only in ../shared")
     root = tmp_path_factory.mktemp("people")
     write_clip(vtest_video, root / "a.avi", HALF)
     write_clip(vtest_video, root / "b.avi", HALF, start=HALF)
@@ -46,7 +52,10 @@ def two_halves(tmp_path_factory, vtest_video, vtest_gt, models_dir) -> Workdir:
     np.savetxt(root / "b_gt.txt", second, delimiter=",", fmt="%g")
     wd = Workdir(root, repo_config(models_dir))
     wd.write_config()
-    wd.write_videos([("a", root / "a.avi", root / "a_gt.txt"), ("b", root / "b.avi", root / "b_gt.txt")])
+    wd.write_videos(
+        [("a", root / "a.avi", root / "a_gt.txt", persons), ("b", root / "b.avi", root / "b_gt.txt", persons)],
+        header=("video", "path", "gt", "persons"),
+    )
     wd.snakemake()
     return wd
 
@@ -176,6 +185,38 @@ def test_people_page_in_chromium(two_halves, browser):
     page.close()
 
 
+def test_video_pages_show_person_ids_in_chromium(two_halves, browser):
+    """Each video's page shows every identity's person id of people.json (through results/report/people.js),
+    linked to the person's card on the page across videos."""
+    two_halves.snakemake()  # up to date unless a test before this one changed the run
+    results = two_halves.path / "results"
+    catalogue = read_people(results / "people" / "people.json")
+    person_of = catalogue.person_of()
+    for video in ("a", "b"):
+        identities = read_clusters(results / video / "clusters.json").identities
+        page, seen = open_page(browser, results / video / "report" / "index.html")
+        page.wait_for_function("!document.getElementById('people-status').textContent.includes('need JavaScript')")
+        badges = page.eval_on_selector_all(
+            ".person-badge", "bs => bs.map(b => [b.closest('.identity').id, b.textContent, b.href, b.hidden])"
+        )
+        assert len(badges) == len(identities) > 0
+        for (card, text, href, hidden), identity in zip(badges, identities):
+            person = person_of[f"{video}:{identity.id}"]
+            assert card == f"identity-{identity.id}" and not hidden
+            assert text.startswith(f"Person {person}") and text.endswith(" · 2 videos") == (
+                len(next(p for p in catalogue.people if p.id == person).videos) == 2
+            )
+            target, anchor = href.split("#")
+            assert Path(target.removeprefix("file://")) == results / "report" / "index.html"
+            assert f'id="{anchor}"' in (results / "report" / "index.html").read_text() and anchor == f"person-{person}"
+        status = page.inner_text("#people-status")
+        people = len({person_of[f"{video}:{i.id}"] for i in identities})
+        assert f"{len(identities)} identities of {people} people" in status
+        assert "rerun" not in status
+        assert_quiet_and_offline(seen)
+        page.close()
+
+
 def test_one_video_and_cross_video_decisions(two_halves, tmp_path):
     """A person's cross-video split keeps two identities apart; a merge joins them, marked as decided."""
     catalogue = read_people(two_halves.path / "results" / "people" / "people.json")
@@ -214,6 +255,58 @@ def test_one_video_and_cross_video_decisions(two_halves, tmp_path):
         overrides.write_text(f'people:\n  merge: [["a:identity:{x}", "a:identity:{y}"]]\n')
         assert two_halves.snakemake(check=False).returncode != 0
         assert "must stay apart" in (two_halves.path / "logs" / "people" / "people.log").read_text()
+    finally:
+        two_halves.config["cluster"]["overrides"] = None
+        two_halves.write_config()
+
+
+def test_a_selected_person_is_exported_with_exactly_their_boxes(two_halves):
+    """One person selected by a track key: results/people/selected/<id>/ holds exactly that person's rows of
+    each video's identities.txt (read here as plain text), their best crops and a summary."""
+    two_halves.snakemake()  # up to date unless a test before this one changed the run
+    results = two_halves.path / "results"
+    both = next(p for p in read_people(results / "people" / "people.json").people if len(p.videos) == 2)
+    first = both.appearances[0]
+    key = f"{first.video}:track:{first.tracks[0]}"
+    name = "<script>alert(1)</script>"
+    overrides = two_halves.path / "overrides.yaml"
+    try:
+        overrides.write_text(f'people:\n  select: ["{key}"]\n  names: {{"{key}": "{name}"}}\n')
+        two_halves.config["cluster"]["overrides"] = str(overrides)
+        two_halves.write_config()
+        two_halves.snakemake()
+        catalogue = read_people(results / "people" / "people.json")
+        chosen = [p for p in catalogue.people if p.selected]
+        assert len(chosen) == 1 and chosen[0].name == name
+        person = chosen[0]
+        assert first.key in {a.key for a in person.appearances}
+        # (Snakemake marks a directory output with its own .snakemake_timestamp)
+        exported = [p.name for p in (results / "people" / "selected").iterdir() if not p.name.startswith(".")]
+        assert exported == [str(person.id)]
+        folder = results / "people" / "selected" / str(person.id)
+        with open(folder / "boxes.csv", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        assert {r["video"] for r in rows} == set(person.videos)
+        for video in ("a", "b"):
+            ids = {str(a.identity) for a in person.appearances if a.video == video}
+            tracks = {str(t) for a in person.appearances if a.video == video for t in a.tracks}
+            with open(results / video / "identities.txt") as fh:
+                expected = sorted(tuple(line.strip().split(",")[:7]) for line in fh if line.split(",")[1] in ids)
+            mine = [r for r in rows if r["video"] == video]
+            got = sorted((r["mot_frame"], r["identity"], r["x"], r["y"], r["w"], r["h"], r["score"]) for r in mine)
+            assert got == expected, f"video {video}: the person's boxes, no more, no less"
+            assert all(int(r["frame"]) == int(r["mot_frame"]) - 1 and r["track"] in tracks for r in mine)
+        summary = json.loads((folder / "summary.json").read_text())
+        assert summary["person"] == person.id and summary["name"] == name and summary["selected_by"] == [key]
+        assert summary["boxes"] == len(rows) and summary["videos"] == person.videos
+        crops = sorted((folder / "crops").iterdir())
+        assert [c.name for c in crops] == sorted(summary["crops"])
+        max_crops = two_halves.config["people"]["max_crops"]
+        assert 0 < len(crops) <= max_crops * len(person.appearances)
+        for crop in crops:
+            video, frame, track = crop.stem.split("_")
+            assert track in {str(t) for a in person.appearances if a.video == video for t in a.tracks}
+            assert iio.imread(crop).ndim == 3
     finally:
         two_halves.config["cluster"]["overrides"] = None
         two_halves.write_config()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from reidflow.formats.base import build_record, read_json, write_json
 
-CLUSTERS_FORMAT_VERSION = 1
+CLUSTERS_FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -41,25 +41,42 @@ class Recommendation:
 
     a: int
     b: int
-    similarity: float
-    cooccurrence: int
+    similarity: float  # appearance
+    cooccurrence: int  # frames both are present in (also where their boxes overlap)
     reason: str
+    score: float  # same-person score: appearance plus space-time evidence (reidflow.spacetime)
+
+
+@dataclass(frozen=True)
+class Flagged:
+    """A track kept out of identities as a likely false detection, for a person to confirm.
+
+    ``reasons``: "static", "low_confidence", "small" (reidflow.spacetime.nonperson_reasons), or
+    "ignored_by_person" (the overrides file's ``ignore``).
+    """
+
+    track: int
+    reasons: list[str]
+    detections: int
 
 
 @dataclass(frozen=True)
 class Clusters:
     """``clusters.json``: identities, the merges that made them, and merge recommendations for a person.
 
-    params     linkage, distance_threshold, cooccurrence_veto, recommend_threshold
+    params     the stage's settings (reidflow.settings.ClusterSettings)
+    flagged    tracks kept out of identities as likely false detections, with why
     overrides  the person's decisions applied for this video: {"merge": [[a, b], ...], "split": [[a, b], ...]}
+               and, when the video has any, "ignore": [track, ...] (reidflow.overrides)
     """
 
     video: str
     params: dict[str, Any]
-    overrides: dict[str, list[list[int]]]
+    overrides: dict[str, list[list[int]] | list[int]]  # merge/split pairs; ignore (track ids) when any
     identities: list[Identity]
     merges: list[Merge]
     recommendations: list[Recommendation]
+    flagged: list[Flagged] = field(default_factory=list)
     format_version: int = CLUSTERS_FORMAT_VERSION
 
     def identity_of(self) -> dict[int, int]:
@@ -81,6 +98,7 @@ def read_clusters(path: str | os.PathLike) -> Clusters:
                 "identities": [Identity(**i) for i in raw["identities"]],
                 "merges": [Merge(**m) for m in raw["merges"]],
                 "recommendations": [Recommendation(**r) for r in raw["recommendations"]],
+                "flagged": [Flagged(**f) for f in raw["flagged"]],
             }
         ),
     )

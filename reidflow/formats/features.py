@@ -19,10 +19,10 @@ FEATURES_FORMAT_VERSION = 1
 @dataclass(frozen=True)
 class FeaturesMeta:
     video: str
-    model: str
-    weights: str
-    weights_sha256: str
-    input_height: int
+    model: str  # features.model: a torchreid name, clip:<architecture> or onnx:<file> (reidflow.appearance)
+    weights: str  # name of the file the model loaded (for onnx: the ONNX file)
+    weights_sha256: str  # of that file, as checked before loading
+    input_height: int  # the crops' size, which the model took as it is
     input_width: int
     feature_dim: int
     format_version: int = FEATURES_FORMAT_VERSION

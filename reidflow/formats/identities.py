@@ -33,7 +33,8 @@ IDENTITIES_FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class Unassigned:
-    """A track in no identity: ``reason`` "too_short" (fewer detections than crops.min_track_frames)."""
+    """A track in no identity: ``reason`` "too_short" (fewer detections than crops.min_track_frames) or
+    "not_a_person" (flagged by cluster as a likely false detection: clusters.json ``flagged``)."""
 
     track: int
     detections: int

@@ -4,9 +4,12 @@ An identity is named by its key ``<video>:<identity id>`` (ids of that video's c
 
     videos           the sheet's videos, in sheet order
     params           the stage's settings (max_crops, neighbours, threshold, recommend_threshold)
-    overrides        a person's cross-video decisions applied: {"merge": [[key, key]], "split": [[key, key]]},
-                     keys as written in the overrides file (``<video>:track:<id>`` or ``<video>:identity:<id>``)
-    people           Person records, id 1.. in order of their first appearance (sheet order, then identity)
+    overrides        a person's cross-video decisions applied: {"merge": [[key, key]], "split": [[key, key]],
+                     "names": {key: name}, "select": [key]}, keys as written in the overrides file
+                     (``<video>:track:<id>`` or ``<video>:identity:<id>``)
+    people           Person records, id 1.. in order of their first appearance (sheet order, then identity);
+                     ``name``: the display name a person gave (null: none), ``selected``: one of the people of
+                     interest (exported to results/people/selected/<id>/)
     links            the sparse identity similarity the stage used: each identity's nearest neighbours, as
                      pairs (a < b in key order) with their similarity and whether they are one person
     recommendations  links between different people at or above recommend_threshold, most similar first,
@@ -21,7 +24,7 @@ from typing import Any
 
 from reidflow.formats.base import build_record, read_json, write_json
 
-PEOPLE_FORMAT_VERSION = 1
+PEOPLE_FORMAT_VERSION = 2  # 2: Person.name and Person.selected
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class Person:
     appearances: list[Appearance]  # sheet order, then identity id
     representative: str  # key of the appearance whose best crop is the best of all
     decided_by: str = "clustering"  # "person" when a cross-video merge decision joined any of them
+    name: str | None = None  # the overrides' people.names entry of any of its keys; text as given, not HTML
+    selected: bool = False  # named by the overrides' people.select
 
     @property
     def videos(self) -> list[str]:
@@ -79,7 +84,7 @@ class PeopleRecommendation:
 class People:
     videos: list[str]
     params: dict[str, Any]
-    overrides: dict[str, list[list[str]]]
+    overrides: dict[str, Any]
     people: list[Person]
     links: list[Link]
     recommendations: list[PeopleRecommendation]

@@ -5,12 +5,16 @@ list that marks the videos without a report.
 
 The people cards make no images of their own: each appearance shows the per-video page's WebPs of its best
 track (``../<video>/report/webp/<track>.webp``, ``<track>_best.webp``) and links to its identity's card
-there (``#identity-<id>``). Person ids are shown on this page only: a video's page does not read
-people.json, so adding a video never rebuilds the other videos' pages.
+there (``#identity-<id>``).
+
+A video's page shows its identities' person ids without reading people.json (adding a video never rebuilds
+the other videos' pages): this page's rule also writes ``results/report/people.js`` (``people_script``),
+which every video page loads when it opens and fills its identities' person badges from.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -182,6 +186,47 @@ def write_index(summaries: list[VideoSummary], settings: dict[str, Any], people:
     log.info("index of %d videos, %d people -> %s", len(summaries), len(people.people), out_html)
 
 
+PEOPLE_SCRIPT = "people.js"  # beside this page; the video pages load ../../report/people.js
+PEOPLE_VARIABLE = "REIDFLOW_PEOPLE"
+
+
+def people_script(people: People) -> str:
+    """``people.js``: every identity key ``<video>:<identity>`` with its person, for the video pages.
+
+    Each entry holds the person id (the video page links it to ``#person-<id>`` of this page), the name a
+    person gave (or null), the videos the person is seen in, and the identity's tracks:
+    a video page whose identity has other tracks (its clustering changed since people.json) calls the id
+    out of date instead of showing it. The JSON is escaped for a script: no ``<``, ``>`` or ``&`` in it.
+
+    Examples:
+        >>> from reidflow.formats.people import Appearance, People, Person
+        >>> one = Appearance("cam1", 2, [4, 7], 0, 50, 0.0, 2.0, 4, 10, 0.9)
+        >>> people = People(["cam1"], {}, {}, [Person(1, [one], "cam1:2")], [], [])
+        >>> people_script(people)
+        'window.REIDFLOW_PEOPLE = {"cam1:2":{"name":null,"person":1,"tracks":[4,7],"videos":["cam1"]}};\\n'
+    """
+    identities = {
+        a.key: {
+            "person": person.id,
+            "name": person.name,
+            "videos": person.videos,
+            "tracks": sorted(a.tracks),
+        }
+        for person in people.people
+        for a in person.appearances
+    }
+    data = json.dumps(identities, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    # the characters only strings can hold: escaped, no text of the data can end or comment out a script
+    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return f"window.{PEOPLE_VARIABLE} = {data};\n"
+
+
+def write_people_script(people: People, out_js: str | Path) -> None:
+    """Write ``people_script(people)`` to ``out_js`` (``results/report/people.js``)."""
+    with atomic_output(out_js) as tmp:
+        tmp.write_text(people_script(people), encoding="utf-8")
+
+
 @dataclass(frozen=True)
 class VideoStatus:
     """One row of the index written when a run fails: does the video have a report at all?"""
@@ -197,9 +242,12 @@ class VideoStatus:
 def write_incomplete_index(videos: list[str], results_dir: str | Path, out_html: str | Path, when: str) -> None:
     """Replace the index after a failed run, so that it never shows an earlier, complete-looking state.
 
-    Lists every video of the sheet and marks those without a report; a successful run rebuilds the full page.
+    Lists every video of the sheet and marks those without a report, and removes ``people.js`` beside it;
+    a successful run rebuilds both.
     """
     results_dir = Path(results_dir)
+    # the person ids of the failed run's video pages may no longer match them: the pages then say none exist
+    Path(out_html).with_name(PEOPLE_SCRIPT).unlink(missing_ok=True)
     rows = [VideoStatus(video, (results_dir / video / "report" / "index.html").is_file()) for video in videos]
     html = environment().get_template("incomplete.html.j2").render(videos=rows, when=when)
     with atomic_output(out_html) as tmp:

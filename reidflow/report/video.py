@@ -34,15 +34,21 @@ from reidflow.report.heatmap import (
     threshold_markers,
 )
 from reidflow.report.images import ReportSettings, still_webp, track_webp
-from reidflow.report.metrics import evaluation_rows, video_duration
+from reidflow.report.metrics import evaluation_rows, evaluation_tables, video_duration
 from reidflow.report.render import environment
 
 log = logging.getLogger(__name__)
 
 REASONS = {
-    "cooccurrence_veto": "seen in the same frame (co-occurrence veto)",
+    "cooccurrence_veto": "seen in the same frame at different places (co-occurrence veto)",
     "below_threshold": "below the merge threshold of the linkage",
     "split_by_person": "split by a person's override",
+}
+NONPERSON = {  # reidflow.spacetime.nonperson_reasons
+    "static": "barely moves",
+    "low_confidence": "low detector confidence",
+    "small": "much smaller than the other tracks",
+    "ignored_by_person": "a person said so (overrides: ignore)",
 }
 
 
@@ -104,7 +110,8 @@ def check_consistent(records: VideoRecords, crop_tracks: list[int], names: dict[
         raise ReportError(f"{names['clusters']}: a track belongs to more than one identity; {REBUILD}")
     if set(records.similarity.track_ids) != set(crop_tracks):
         raise ReportError(f"{names['similarity']}: its tracks differ from those of {names['crops']}; {REBUILD}")
-    if set(members) != set(crop_tracks):
+    flagged = {f.track for f in records.clusters.flagged}  # not a person: in no identity
+    if set(members) | flagged != set(crop_tracks) or flagged & set(members):
         raise ReportError(f"{names['clusters']}: its tracks differ from those of {names['crops']}; {REBUILD}")
 
 
@@ -165,8 +172,9 @@ def video_context(records: VideoRecords, cards: dict[int, TrackCard], crops_meta
             "identity_b": identity_of[rec.b],
         }
         # pairs only the threshold kept apart first: those are a person's real decisions
-        for rec in sorted(clusters.recommendations, key=lambda r: (r.reason != "below_threshold", -r.similarity))
+        for rec in sorted(clusters.recommendations, key=lambda r: (r.reason != "below_threshold", -r.score))
     ]
+    flagged = [{"card": cards[f.track], "reasons": [NONPERSON.get(r, r) for r in f.reasons]} for f in clusters.flagged]
     grid = heatmap(similarity, clusters)
     cell_px = max(1, min(22, 800 // max(grid.size, 1)))  # 1 px per track beyond 800 tracks
     return {
@@ -196,8 +204,11 @@ def video_context(records: VideoRecords, cards: dict[int, TrackCard], crops_meta
         "distribution": similarity.distribution,
         "collapsed": collapsed(similarity.distribution),
         "recommendations": recommendations,
+        "flagged": flagged,
         "evaluation": records.evaluation,
         "evaluation_rows": evaluation_rows(records.evaluation) if records.evaluation else [],
+        # per trajectory, and per person when the sheet gives a persons file
+        "evaluation_tables": evaluation_tables(records.evaluation) if records.evaluation else [],
     }
 
 
