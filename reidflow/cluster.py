@@ -29,7 +29,7 @@ from reidflow.formats.base import REBUILD
 from reidflow.formats.clusters import Clusters, Flagged, Identity, Merge, Recommendation
 from reidflow.formats.similarity import Similarity
 from reidflow.formats.tracks import TrackRows, VideoInfo
-from reidflow.ids import RepeatedIdError, locate, pairs_at_or_above
+from reidflow.ids import RepeatedIdError, joined_groups, locate, pairs_at_or_above
 from reidflow.overrides import Overrides, OverridesError
 from reidflow.settings import ClusterSettings
 
@@ -162,7 +162,7 @@ def build_clusters(
     """The ``clusters.json`` record: identities of the tracks in ``similarity``, with ``rows`` their detections.
 
     The same-person score of two tracks is their appearance similarity plus the space-time evidence
-    (``reidflow.spacetime``; needs the video's ``info``: fps and frame size; without it, and with
+    (``reidflow.spacetime``; needs the video's ``info``: fps and frame size; without it, or with
     ``settings.spacetime`` off, appearance alone scores). Tracks seen together at different places in at
     least ``cooccurrence_veto`` frames are never merged; tracks showing two signs of a false detection
     (``settings.nonperson``) are flagged and kept out of identities, unless a person's merge names them;
@@ -273,19 +273,10 @@ def _check_override_ids(video: str, overrides: Overrides, index: dict[int, int],
 
 def _check_forced_merges(video, ids, forced, cannot_link, seen_together, cooc, overrides_file) -> None:
     """A person's merges may join whole groups; none of them may hold two tracks that must stay apart."""
-    parent = list(range(len(ids)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, j in forced:
-        parent[root(i)] = root(j)
+    group_of = joined_groups(forced)
     groups: dict[int, list[int]] = {}
-    for i in sorted({k for pair in forced for k in pair}):
-        groups.setdefault(root(i), []).append(i)
+    for i in sorted(group_of):
+        groups.setdefault(group_of[i], []).append(i)
     for group in groups.values():
         a, b = np.nonzero(np.triu(cannot_link[np.ix_(group, group)], 1))
         if len(a):

@@ -22,7 +22,8 @@ Examples:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterable, Sequence
+from typing import TypeVar
 
 import numpy as np
 
@@ -72,3 +73,23 @@ def label_rows(track_ids: np.ndarray, label_of: dict[int, int], missing: int = -
     tracks, inverse = np.unique(np.asarray(track_ids, dtype=np.int64), return_inverse=True)
     labels = np.array([label_of.get(t, missing) for t in tracks.tolist()], dtype=np.int64)
     return labels[inverse.reshape(-1)]
+
+
+Item = TypeVar("Item", bound=Hashable)
+
+
+def joined_groups(pairs: Iterable[tuple[Item, Item]]) -> dict[Item, Item]:
+    """Each item named in ``pairs`` -> one representative of the group the pairs join it into
+    (union-find): two items are in one group when a chain of pairs links them."""
+    parent: dict[Item, Item] = {}
+
+    def root(item: Item) -> Item:
+        parent.setdefault(item, item)
+        while parent[item] != item:
+            parent[item] = parent[parent[item]]
+            item = parent[item]
+        return item
+
+    for a, b in pairs:
+        parent[root(a)] = root(b)
+    return {item: root(item) for item in list(parent)}

@@ -42,7 +42,7 @@ from reidflow.formats.crops import CropsReader
 from reidflow.formats.features import read_features
 from reidflow.formats.people import Appearance, Link, People, PeopleRecommendation, Person
 from reidflow.formats.tracks import TrackRows, read_tracks
-from reidflow.ids import label_rows
+from reidflow.ids import joined_groups, label_rows
 from reidflow.settings import PeopleSettings
 from reidflow.similarity import aggregate
 
@@ -402,21 +402,10 @@ def _check_merges(
 ) -> None:
     """A person's merges (with everything they join) may not hold two identities that must stay apart;
     the error names the identities, why, and the merge entries that join them."""
-    parent: dict[int, int] = {}
-
-    def root(i: int) -> int:
-        parent.setdefault(i, i)
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for a, b in resolved:
-        parent[root(a)] = root(b)
+    group_of = joined_groups(resolved)
     for (a, b), why in sorted(apart.items()):
-        if a in parent and b in parent and root(a) == root(b):
-            group = root(a)
-            entries = [list(m) for m, (x, _) in zip(merges, resolved) if root(x) == group]
+        if a in group_of and b in group_of and group_of[a] == group_of[b]:
+            entries = [list(m) for m, (x, _) in zip(merges, resolved) if group_of[x] == group_of[a]]
             raise PeopleError(
                 f"{where}: the merge pair(s) {entries} join identities {identities[a].key} and {identities[b].key}, "
                 f"which must stay apart ({why}); remove one of these merges"

@@ -105,8 +105,8 @@ def evaluation_truth(wildcards):
     return truth
 
 
-# Videos whose identities rule evaluate_people scores across videos: a gt and a persons file (the persons'
-# names, not the gt ids, say who is who across videos). Scored only when at least two videos have them.
+# Videos whose identities evaluate_people scores across videos, i.e. with a gt and a persons file
+# (the persons' names, not the gt ids, say who is who across videos); scored when two or more have them.
 PEOPLE_TRUTH_VIDEOS = [v for v, entry in VIDEOS.items() if entry.gt and entry.persons]
 
 

@@ -71,6 +71,8 @@ rule report_index:
         ),
         # each identity's person for the video pages, which load it when opened (they never read people.json)
         people_js="results/report/people.js",
+        # the overrides file in force, for the pages' decisions panel: its export adds a person's decisions
+        decisions_js="results/report/decisions.js",
     log:
         "logs/report_index/report_index.log",
     conda:
@@ -81,6 +83,13 @@ rule report_index:
         # every stage's settings (the sections of the config), shown on the page
         settings={
             key: value for key, value in config.items() if isinstance(value, dict)
+        },
+        # the decisions in force (cluster.overrides, read when the workflow starts): a param, not an input, so
+        # that an edit which changes no decision (a comment) reruns nothing
+        decisions={
+            "path": config["cluster"]["overrides"],
+            "videos": {video: overrides_param(CLUSTER_OVERRIDES, video) for video in CLUSTER_OVERRIDES},
+            "people": PEOPLE_OVERRIDES,
         },
     script:
         "../scripts/report_index.py"

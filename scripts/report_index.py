@@ -10,7 +10,7 @@ from reidflow.formats.clusters import read_clusters
 from reidflow.formats.evaluation import read_evaluation
 from reidflow.formats.people import read_people
 from reidflow.formats.tracks import read_tracks
-from reidflow.report.index import video_summary, write_index, write_people_script
+from reidflow.report.index import video_summary, write_decisions_script, write_index, write_people_script
 
 
 def main(smk):
@@ -26,6 +26,10 @@ def main(smk):
     people = read_people(smk.input.people)
     write_index(summaries, dict(smk.params.settings), people, smk.output.html)
     write_people_script(people, smk.output.people_js)
+    decisions = smk.params.decisions
+    write_decisions_script(
+        decisions["path"], list(smk.params.videos), decisions["videos"], decisions["people"], smk.output.decisions_js
+    )
 
 
 runtime.run(snakemake, main)  # noqa: F821

@@ -32,12 +32,14 @@ from reidflow.formats.tracks import TrackRows, Tracks, TracksMeta, VideoInfo
 from reidflow.report.heatmap import colour, heatmap
 from reidflow.report.images import ReportSettings, still_webp, track_webp
 from reidflow.report.index import (
+    DECISIONS_SCRIPT,
     PEOPLE_SCRIPT,
     PeoplePageError,
     people_context,
     people_script,
     render_index,
     video_summary,
+    write_decisions_script,
     write_incomplete_index,
     write_index,
     write_people_script,
@@ -236,6 +238,13 @@ def people_of(video: str, other: str = "other") -> People:
         ),
     ]
     return People([video, other], {}, {"merge": [], "split": []}, people, [], [])
+
+
+def write_no_decisions(folder: Path, videos: list[str]) -> None:
+    """``results/report/decisions.js`` as rule report_index writes it without an overrides file."""
+    write_decisions_script(
+        None, videos, {}, {"merge": [], "split": [], "names": {}, "select": []}, folder / DECISIONS_SCRIPT
+    )
 
 
 def people_summaries() -> list:
@@ -583,6 +592,7 @@ def test_report_in_chromium(browser, tmp_path):
     out = tmp_path / "results" / "evil" / "report"
     write_video_report(records, write_crops(tmp_path / "c.h5", video=EVIL), out / "index.html", out / "webp", SETTINGS)
     write_people_script(people_of(EVIL), tmp_path / "results" / "report" / PEOPLE_SCRIPT)
+    write_no_decisions(tmp_path / "results" / "report", [EVIL, "other"])
     page, seen = open_page(browser, out / "index.html")
     widths = load_every_image(page)
     assert len(widths) == 10 and all(w > 0 for w in widths), widths
@@ -632,6 +642,7 @@ def test_index_in_chromium(browser, tmp_path):
         for r in (make_records("a"), make_records("b", evaluation=False))
     ]
     write_index(summaries, {"report": {"webp_fps": 10}}, no_people(["a", "b"]), tmp_path / "report" / "index.html")
+    write_no_decisions(tmp_path / "report", ["a", "b"])
     page, seen = open_page(browser, tmp_path / "report" / "index.html")
     assert page.locator("#videos tr").count() == 3
     assert [(t, m) for t, m in seen["console"] if t in ("error", "warning")] == [] and seen["errors"] == []
@@ -654,6 +665,7 @@ def test_people_page_in_chromium(browser, tmp_path):
         (results / video / "report" / "index.html").write_text("".join(f'<div id="identity-{i}"></div>' for i in ids))
     index = results / "report" / "index.html"
     write_index(people_summaries(), {"report": {"note": HOSTILE}}, people, index)
+    write_no_decisions(index.parent, list(PEOPLE_VIDEOS))
     page, seen = open_page(browser, index)
     widths = load_every_image(page)
     assert len(widths) == 6 + 2 * 3 and all(w > 0 for w in widths), widths
@@ -728,6 +740,7 @@ def test_person_ids_in_chromium(browser, tmp_path):
     js = results / "report" / PEOPLE_SCRIPT
     people = people_of(EVIL, other=HOSTILE)
     write_people_script(people, js)
+    write_no_decisions(js.parent, [EVIL, HOSTILE])
     page, seen = open_page(browser, out / "index.html")
     assert badges_shown(page) == [
         ["identity-0", f"Person 1 ({HOSTILE}) · 2 videos", "../../report/index.html#person-1"],

@@ -149,6 +149,8 @@ def people_context(people: People, videos: list[str]) -> dict[str, Any]:
         "in_several_videos": sum(len(c.person.videos) > 1 for c in cards),
         "recommendations": recommendations,
         "people_params": people.params,
+        # the decisions panel (templates/decisions.js), with the decisions in force beside this page
+        "decisions_page": {"page": "people", "results": "../", "script": DECISIONS_SCRIPT},
     }
 
 
@@ -215,10 +217,64 @@ def people_script(people: People) -> str:
         for person in people.people
         for a in person.appearances
     }
-    data = json.dumps(identities, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    # the characters only strings can hold: escaped, no text of the data can end or comment out a script
-    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return f"window.{PEOPLE_VARIABLE} = {data};\n"
+    return f"window.{PEOPLE_VARIABLE} = {script_json(identities, sort_keys=True)};\n"
+
+
+def script_json(data: Any, sort_keys: bool = False) -> str:
+    """JSON for a script file: the characters only strings can hold (``<``, ``>``, ``&``, and all beyond
+    ASCII) escaped, so that no text of the data can end or comment out a script."""
+    text = json.dumps(data, sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=True)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+DECISIONS_SCRIPT = "decisions.js"  # beside this page; the video pages load ../../report/decisions.js
+DECISIONS_VARIABLE = "REIDFLOW_OVERRIDES"
+
+
+def decisions_script(
+    path: str | None, videos: list[str], video_overrides: dict[str, dict[str, Any]], people: dict[str, Any]
+) -> str:
+    """``decisions.js``: the overrides file in force, for the pages' decisions panel (templates/decisions.js),
+    whose export is this file with a person's new decisions added.
+
+    ``path``: config ``cluster.overrides`` (None: no file yet); ``videos``: the sheet's ids, the order of
+    an export; ``video_overrides``: each video's slice (``Overrides.as_param``) of the videos with any
+    decision; ``people``: the ``people`` entry (``load_people_overrides``). Mappings become lists of pairs
+    (a video called ``1`` keeps its place in JavaScript).
+
+    Examples:
+        >>> decisions_script("config/overrides.yaml", ["cam1"], {"cam1": {"merge": [[3, 17]], "split": []}},
+        ...                  {"merge": [], "split": [], "names": {"cam1:track:3": "<b>"}, "select": []})[:100]
+        'window.REIDFLOW_OVERRIDES = {"path":"config/overrides.yaml","videos":["cam1"],"video_overrides":[["c'
+    """
+    data = {
+        "path": path,
+        "videos": list(videos),
+        "video_overrides": [
+            [video, {kind: video_overrides[video].get(kind) or [] for kind in ("merge", "split", "ignore")}]
+            for video in videos
+            if any(video_overrides.get(video, {}).values())
+        ],
+        "people": {
+            "merge": [list(p) for p in people.get("merge") or ()],
+            "split": [list(p) for p in people.get("split") or ()],
+            "names": [[key, name] for key, name in (people.get("names") or {}).items()],
+            "select": list(people.get("select") or ()),
+        },
+    }
+    return f"window.{DECISIONS_VARIABLE} = {script_json(data)};\n"
+
+
+def write_decisions_script(
+    path: str | None,
+    videos: list[str],
+    video_overrides: dict[str, dict[str, Any]],
+    people: dict[str, Any],
+    out_js: str | Path,
+) -> None:
+    """Write ``decisions_script(...)`` to ``out_js`` (``results/report/decisions.js``)."""
+    with atomic_output(out_js) as tmp:
+        tmp.write_text(decisions_script(path, videos, video_overrides, people), encoding="utf-8")
 
 
 def write_people_script(people: People, out_js: str | Path) -> None:

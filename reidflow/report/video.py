@@ -209,6 +209,13 @@ def video_context(records: VideoRecords, cards: dict[int, TrackCard], crops_meta
         "evaluation_rows": evaluation_rows(records.evaluation) if records.evaluation else [],
         # per trajectory, and per person when the sheet gives a persons file
         "evaluation_tables": evaluation_tables(records.evaluation) if records.evaluation else [],
+        # the decisions panel (templates/decisions.js): the decisions in force come from the overview's folder
+        "decisions_page": {
+            "page": "video",
+            "video": tracks.meta.video,
+            "results": "../../",
+            "script": "../../report/decisions.js",
+        },
     }
 
 

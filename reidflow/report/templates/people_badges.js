@@ -9,11 +9,16 @@
   var badges = Array.prototype.slice.call(document.querySelectorAll(".person-badge"));
   var script = document.createElement("script");
   script.src = "../../report/people.js";
+  // the decisions panel (decisions.js) loads decisions.js, written with people.js, only once this is here:
+  // a page opened before rule report_index ran then logs one missing file, not two
+  function tell(loaded) { document.dispatchEvent(new CustomEvent("reidflow-people", { detail: loaded })); }
   script.onerror = function () {
+    tell(false);
     status.textContent = "Person ids across videos: not available yet (results/report/people.js is written after " +
       "rule people, by rule report_index: run snakemake).";
   };
   script.onload = function () {
+    tell(true);
     var known = window.REIDFLOW_PEOPLE;
     if (!known || typeof known !== "object") {
       status.textContent = "Person ids across videos: results/report/people.js holds none; rerun snakemake.";
