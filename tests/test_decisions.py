@@ -22,17 +22,19 @@ from test_report import (
     HOSTILE,
     PEOPLE_VIDEOS,
     SETTINGS,
+    appearance,
     distinct_crops,
     make_people,
     make_records,
     people_of,
     people_summaries,
     write_crops,
+    write_no_decisions,
 )
 from test_workflow_people import two_halves  # noqa: F401  a fixture: the real two-video run
 
 from reidflow.formats.clusters import read_clusters
-from reidflow.formats.people import read_people
+from reidflow.formats.people import People, Person, read_people
 from reidflow.formats.tracks import read_tracks
 from reidflow.overrides import Overrides, dump_overrides, load_overrides, load_people_overrides
 from reidflow.report.images import still_webp, track_webp
@@ -40,6 +42,7 @@ from reidflow.report.index import (
     DECISIONS_SCRIPT,
     PEOPLE_SCRIPT,
     decisions_script,
+    video_summary,
     write_decisions_script,
     write_index,
     write_people_script,
@@ -467,13 +470,13 @@ def test_decisions_made_in_the_page_are_applied(two_halves, browser, tmp_path): 
     assert len(chosen) == 1 and chosen[0].name == SCRIPT_NAME
     assert f"a:{identity_of[kept[0]]}" in {x.key for x in chosen[0].appearances}
     assert catalogue.overrides["names"] == {key: SCRIPT_NAME} and catalogue.overrides["merge"] == [merge_keys]
-    person_of = catalogue.person_of()
     assert catalogue.person_of()[joined[0]] == catalogue.person_of()[joined[1]]
     assert (results / "people" / "selected" / str(chosen[0].id)).is_dir()
     card = page.locator(f"#person-{chosen[0].id}")
     page.reload(wait_until="load")
     wait_ready(page)
-    assert card.locator(".person-name").inner_text() == SCRIPT_NAME and card.locator(".selected").count() == 1
+    # (text_content: the browser renders cards far from the viewport lazily, content-visibility)
+    assert card.locator(".person-name").text_content() == SCRIPT_NAME and card.locator(".selected").count() == 1
     assert page.locator(".person script").count() == 0
 
     # the decisions are in force now: no longer pending; the video page shows the name as text on the badge
@@ -487,3 +490,46 @@ def test_decisions_made_in_the_page_are_applied(two_halves, browser, tmp_path): 
     assert SCRIPT_NAME in badge.inner_text() and page.locator(".identity script").count() == 0
     assert_quiet_and_offline(seen_page)
     page.close()
+
+
+def many_people(n: int, tmp_path: Path) -> Path:
+    """The page across videos with ``n`` people, one appearance each (the WebPs: one image for all)."""
+    video = "many"
+    people = [Person(i, [appearance(video, i, [i], 0, 9)], f"{video}:{i}") for i in range(1, n + 1)]
+    catalogue = People([video], {}, {"merge": [], "split": []}, people, [], [])
+    webp = tmp_path / "results" / video / "report" / "webp"
+    webp.mkdir(parents=True)
+    crops = distinct_crops(2, 1)
+    moving, still = track_webp(crops, np.arange(2), SETTINGS), still_webp(crops[0], SETTINGS)
+    for i in range(1, n + 1):
+        (webp / f"{i}.webp").write_bytes(moving)
+        (webp / f"{i}_best.webp").write_bytes(still)
+    index = tmp_path / "results" / "report" / "index.html"
+    summary = video_summary(make_records(video, evaluation=False).tracks, make_records(video).clusters, None)
+    write_index([summary], {}, catalogue, index)
+    write_no_decisions(index.parent, [video])
+    return index
+
+
+def test_two_hundred_people_grow_the_page_linearly(browser, tmp_path):
+    """The controls are a few per card: the page grows linearly with its people (no N² layout); deciding
+    works with 200."""
+    counts = {}
+    for n in (50, 100, 200):
+        page, seen = open_page(browser, many_people(n, tmp_path / str(n)))
+        wait_ready(page)
+        counts[n] = page.evaluate("document.getElementsByTagName('*').length")
+        assert page.locator("[data-act]").count() == 4 * n  # merge, name, select; not a person per appearance
+        if n == 200:
+            page.click("#person-200 > .decide [data-act=select]")
+            page.click("#person-1 > .decide [data-act=merge]")
+            page.focus("#person-199")
+            page.keyboard.press("m")
+            assert export(page) == dump_overrides(
+                {}, {"merge": [["many:track:1", "many:track:199"]], "select": ["many:track:200"]}
+            )
+        assert_quiet_and_offline(seen)
+        page.close()
+    per_card = (counts[100] - counts[50]) / 50
+    assert counts[200] - counts[100] == 100 * per_card, "the same elements per card, whatever the number of cards"
+    assert per_card < 40
