@@ -27,7 +27,6 @@ import torch
 from reidflow import appearance
 from reidflow.appearance import FIXED_INPUT_SIZES, Embedder, FeaturesError
 from reidflow.appearance.network import NormalisedNetwork
-from reidflow.appearance.network import build_embedder as build_network_embedder
 from reidflow.appearance.torchreid_models import IMAGENET_MEAN, IMAGENET_STD, build_model
 from reidflow.appearance.weights import read_state_dict
 from reidflow.formats.crops import CropsReader
@@ -42,7 +41,6 @@ __all__ = [
     "FeatureSettings",
     "FeaturesError",
     "ReidNetwork",
-    "build_embedder",
     "build_model",
     "embed_in_batches",
     "extract_features",
@@ -53,18 +51,6 @@ __all__ = [
 def ReidNetwork(model: torch.nn.Module) -> NormalisedNetwork:
     """A torchreid model as a network of uint8 (B, H, W, 3) RGB crops -> unit features (ImageNet mean/std)."""
     return NormalisedNetwork(model, IMAGENET_MEAN, IMAGENET_STD)
-
-
-def build_embedder(
-    model: torch.nn.Module,
-    settings: FeatureSettings,
-    threads: int,
-    input_size: tuple[int, int],
-    gpu: bool | None = None,
-) -> Embedder:
-    """A torchreid ``model`` (``build_model``) on the backend and device that ``settings`` mean, for crops of
-    ``input_size`` (height, width). ``gpu``: whether the job has a GPU; None asks PyTorch."""
-    return build_network_embedder(ReidNetwork(model).eval(), settings, threads, input_size, gpu)
 
 
 def embed_in_batches(

@@ -533,3 +533,19 @@ def test_two_hundred_people_grow_the_page_linearly(browser, tmp_path):
     per_card = (counts[100] - counts[50]) / 50
     assert counts[200] - counts[100] == 100 * per_card, "the same elements per card, whatever the number of cards"
     assert per_card < 40
+
+
+def test_without_the_decisions_in_force_the_export_replaces_nothing(browser, tmp_path):
+    """Before rule report_index ran (no people.js, no decisions.js) the page still records decisions, but its
+    export is named so that it cannot replace the overrides file, and says to add it by hand."""
+    html = video_page(tmp_path)
+    for name in (PEOPLE_SCRIPT, DECISIONS_SCRIPT):
+        (tmp_path / "results" / "report" / name).unlink()
+    page, seen = open_page(browser, html)
+    wait_ready(page)
+    assert "unknown" in page.inner_text("#decisions-apply")
+    page.click("#identity-3 > .decide [data-act=select]")
+    assert export(page, "overrides.new.yaml") == dump_overrides({}, {"select": ["syn:track:5"]})
+    assert seen["console"] == [("error", "Failed to load resource: net::ERR_FILE_NOT_FOUND")], "people.js only"
+    assert_quiet_and_offline({**seen, "console": []})
+    page.close()

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from reidflow import appearance, assets, features
+from reidflow.appearance.network import build_embedder
 from reidflow.features import FeaturesError, FeatureSettings
 from reidflow.formats.crops import CROP_METRICS, PERSONS_DTYPE, CropsMeta, CropsReader, open_crops_writer
 from reidflow.formats.features import read_features, read_features_meta, write_features
@@ -43,7 +44,7 @@ def labelled(reid_crops):
 
 
 def embed_all(model, images, batch_size=64, **kw):
-    embed = features.build_embedder(model, FeatureSettings(**kw), threads=2, input_size=images.shape[1:3])
+    embed = build_embedder(features.ReidNetwork(model).eval(), FeatureSettings(**kw), 2, images.shape[1:3])
     return features.embed_in_batches([(0, images)], embed, batch_size)[0]
 
 
@@ -202,8 +203,8 @@ def test_crops_are_embedded_at_their_stored_size_and_never_stretched_again(model
     stretched = np.stack([cv2.resize(crop, (128, 256), interpolation=cv2.INTER_LINEAR) for crop in small])
     # a network built for 256x128 refuses 128x64 crops instead of stretching them a second time
     for backend in ("onnx", "torch"):
-        embed = features.build_embedder(
-            model, FeatureSettings(backend=backend, device="cpu"), threads=1, input_size=(256, 128)
+        embed = build_embedder(
+            features.ReidNetwork(model).eval(), FeatureSettings(backend=backend, device="cpu"), 1, (256, 128)
         )
         with pytest.raises(FeaturesError, match=r"crops of 128x64 px, but the ReID network was built for 256x128"):
             embed(small)

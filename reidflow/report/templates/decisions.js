@@ -14,6 +14,7 @@
   var STORE = "reidflow.decisions " + new URL(conf.results, location.href).href;
   var state = { path: null, videos: [], video_overrides: [], people: { merge: [], split: [], names: [], select: [] } };
   var pending = [];
+  var unknown = false; // no decisions.js: the decisions in force are unknown, an export holds only the page's
   var armed = null; // the first side of a merge chosen on a card: {target, scope, side, label}
   var naming = null; // the card being named
 
@@ -374,6 +375,8 @@
 
   function download() {
     var text = exportText(), name = (state.path || "overrides.yaml").split("/").pop();
+    // never a file that would replace the one in force with less than it holds
+    if (unknown) name = name.replace(/(\.ya?ml)?$/, ".new.yaml");
     var link = document.createElement("a");
     link.href = URL.createObjectURL(new Blob([text], { type: "application/x-yaml" }));
     link.download = name;
@@ -385,6 +388,10 @@
     say("Exported " + name + ": " + pending.length + " pending decision(s) with those in force. " + applyText());
   }
   function applyText() {
+    if (unknown) {
+      return "The decisions in force are unknown here (results/report/decisions.js is written by a successful " +
+        "run of snakemake): the export holds only this page's decisions; add them to your overrides file by hand.";
+    }
     return state.path
       ? "Save it as " + state.path + " (config cluster.overrides; it holds every decision in force too) and run snakemake."
       : "Save it, e.g. as config/overrides.yaml, set cluster.overrides: config/overrides.yaml in config/config.yaml and run snakemake.";
@@ -393,13 +400,15 @@
   function start() {
     var data = window.REIDFLOW_OVERRIDES;
     if (data && typeof data === "object") state = data;
-    else say("The decisions in force are unknown (results/report/decisions.js is missing: run snakemake); an export holds only this page's.", true);
+    else unknown = true;
+    if (unknown) say("The decisions in force are unknown (results/report/decisions.js is missing: run snakemake); an export holds only this page's.", true);
     var stored = load();
     var before = pending.length;
     pending = pending.filter(function (d) { return !inForce(d); });
     if (pending.length !== before) { save(); say((before - pending.length) + " decision(s) are in force now: removed from the pending list."); }
     if (!stored) say("This browser keeps no decisions for files (localStorage): export them before closing the page.", true);
-    $("decisions-apply").textContent = applyText() + " It reruns only what the decisions change: the videos concerned (cluster, identities, report), people and this overview.";
+    $("decisions-apply").textContent = applyText() + (unknown ? "" : " It reruns only what the decisions change: " +
+      "the videos concerned (cluster, identities, report), people and the page across videos.");
     $("decisions-in-force").textContent = "In force now (" + (state.path || "no overrides file") + "): " +
       state.video_overrides.length + " video(s) with decisions, " + state.people.names.length + " name(s), " + state.people.select.length + " selected.";
     document.querySelectorAll(".decide").forEach(function (el) { el.hidden = false; });
