@@ -10,6 +10,10 @@ there (``#identity-<id>``).
 A video's page shows its identities' person ids without reading people.json (adding a video never rebuilds
 the other videos' pages): this page's rule also writes ``results/report/people.js`` (``people_script``),
 which every video page loads when it opens and fills its identities' person badges from.
+
+The same rule writes ``results/report/decisions.js`` (``decisions_script``): the overrides file in force, for
+the decisions panel of every page (templates/decisions.js), whose export is that file with a person's new
+decisions added, in the text of ``reidflow.overrides.dump_overrides``.
 """
 
 from __future__ import annotations
