@@ -88,7 +88,10 @@ rule report_index:
         # that an edit which changes no decision (a comment) reruns nothing
         decisions={
             "path": config["cluster"]["overrides"],
-            "videos": {video: overrides_param(CLUSTER_OVERRIDES, video) for video in CLUSTER_OVERRIDES},
+            "videos": {
+                video: overrides_param(CLUSTER_OVERRIDES, video)
+                for video in CLUSTER_OVERRIDES
+            },
             "people": PEOPLE_OVERRIDES,
         },
     script:
