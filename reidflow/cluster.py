@@ -1,9 +1,10 @@
 """Stage 5, ``cluster``: merge fragmented tracks into identities, never joining two people seen together.
 
-Agglomerative clustering on distance = 1 - similarity with ``average``, ``complete`` or ``single`` linkage:
-repeatedly merge the two closest clusters while their linkage distance is below ``distance_threshold``
-(scikit-learn's rule). Tracks present in the same frame at least ``cooccurrence_veto`` times are different
-people (cannot-link). scikit-learn cannot express that, so the linkage is done here: greedy agglomeration
+Agglomerative clustering on distance = 1 - score with ``average``, ``complete`` or ``single`` linkage, the
+score being the appearance similarity plus space-time evidence (reidflow.spacetime): repeatedly merge the
+two closest clusters while their linkage distance is below ``distance_threshold`` (scikit-learn's rule).
+Tracks seen in the same frame at different places (boxes overlapping less than ``duplicate_overlap``) at
+least ``cooccurrence_veto`` times are different people (cannot-link). scikit-learn cannot express that, so the linkage is done here: greedy agglomeration
 on a maintained cluster distance matrix with Lance-Williams updates, where a cluster pair containing any
 cannot-link track pair is never merged (the veto is kept per cluster, so it holds for whole identities).
 Each step finds the closest pair from a per-row nearest-neighbour cache; after a merge only the rows that
@@ -187,6 +188,12 @@ def build_clusters(
         rows_found, rows_index = locate(ids, rows.track_ids)
     except RepeatedIdError as err:
         raise ClusterError(f"{similarity_file}: {err}; {REBUILD}") from None
+    without = ids[np.bincount(rows_index, minlength=n) == 0]
+    if len(without):
+        raise ClusterError(
+            f"{similarity_file}: track(s) {', '.join(map(str, without[:10].tolist()))} have no detections in the "
+            f"tracks file; {REBUILD}"
+        )
     index = {int(t): i for i, t in enumerate(ids)}
     overrides_file = overrides_file or "cluster overrides"
     _check_override_ids(similarity.video, overrides, index, overrides_file)
@@ -199,7 +206,7 @@ def build_clusters(
     cannot_link = seen_together.copy()
     cannot_link[split[:, 0], split[:, 1]] = cannot_link[split[:, 1], split[:, 0]] = True
     forced = [(index[a], index[b]) for a, b in overrides.merge]
-    _check_forced_merges(similarity.video, ids, forced, cannot_link, seen_together, cooc, overrides_file)
+    _check_forced_merges(similarity.video, ids, forced, cannot_link, seen_together, apart, overrides_file)
 
     score = similarity.matrix
     flagged: list[Flagged] = []
@@ -271,7 +278,7 @@ def _check_override_ids(video: str, overrides: Overrides, index: dict[int, int],
         )
 
 
-def _check_forced_merges(video, ids, forced, cannot_link, seen_together, cooc, overrides_file) -> None:
+def _check_forced_merges(video, ids, forced, cannot_link, seen_together, apart, overrides_file) -> None:
     """A person's merges may join whole groups; none of them may hold two tracks that must stay apart."""
     group_of = joined_groups(forced)
     groups: dict[int, list[int]] = {}
@@ -282,7 +289,9 @@ def _check_forced_merges(video, ids, forced, cannot_link, seen_together, cooc, o
         if len(a):
             x, y = group[a[0]], group[b[0]]
             reason = (
-                f"seen together in {cooc[x, y]} frame(s)" if seen_together[x, y] else "to be split by the same file"
+                f"seen together at different places in {apart[x, y]} frame(s)"
+                if seen_together[x, y]
+                else "to be split by the same file"
             )
             first, second = sorted((int(ids[x]), int(ids[y])))
             raise OverridesError(

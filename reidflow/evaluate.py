@@ -295,8 +295,8 @@ def relabel(rows: TrackRows, identity_of: Mapping[int, int]) -> TrackRows:
     """Rows with each track's id replaced by its identity's id (the merged tracking result).
 
     Tracks without an identity (too short for the crops stage) keep a label of their own, above every
-    identity id. Should an identity hold two boxes in one frame (possible only with cooccurrence_veto > 1),
-    the higher-scoring box is kept, as a tracker would report one box per id and frame.
+    identity id. Should an identity hold two boxes in one frame (one person detected twice, or
+    cooccurrence_veto > 1), the higher-scoring box is kept, as a tracker would report one box per id and frame.
     """
     ids = np.unique(rows.track_ids)
     known = np.array([t in identity_of for t in ids.tolist()], dtype=bool)
@@ -493,7 +493,8 @@ def evaluate_identities(
     persons: Mapping[int, str] | None = None,
     persons_file: str = "",
 ) -> Evaluation:
-    """Scores of the raw tracks and of the tracks relabelled by identity, on ``evaluation_frames``.
+    """Scores of the raw tracks (every detection) and of the identities (the detections of tracks in an
+    identity, relabelled by it: what identities.txt holds), on ``evaluation_frames``.
 
     ``raw``/``merged`` score per trajectory (the ground truth's ids), ``pairs`` the identities' same-person
     decisions on track pairs against trajectories (``pair_scores``). With ``persons`` (``read_persons`` of
@@ -521,7 +522,12 @@ def evaluate_identities(
     frames = evaluation_frames(video, gt, ground_truth, vid_stride, frame_count)
     threshold = settings.iou_threshold
     identity_of = clusters.identity_of()
-    merged_rows = relabel(rows, identity_of)
+    # the identities as delivered (identities.txt): tracks in no identity (too short, flagged as not a
+    # person) are not claimed as anybody, so they are not scored as people of their own
+    kept = np.isin(rows.track_ids, np.fromiter(identity_of, dtype=np.int64, count=len(identity_of)))
+    merged_rows = relabel(
+        TrackRows(rows.frames[kept], rows.track_ids[kept], rows.boxes[kept], rows.scores[kept]), identity_of
+    )
     by_person: dict[str, Any] = {}
     if persons is not None:
         truth = person_ground_truth(gt, persons, persons_file)

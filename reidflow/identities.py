@@ -22,10 +22,20 @@ from reidflow.ids import label_rows
 
 
 def label_detections(tracks: Tracks, clusters: Clusters, min_track_frames: int) -> IdentityRows:
-    """Each row of ``tracks`` with the identity of its track (-1: none), and why a track has none."""
+    """Each row of ``tracks`` with the identity of its track (-1: none), and why a track has none.
+
+    One box per identity and frame: where two tracks of one identity both have a box in a frame (one
+    person detected twice, which the cluster stage allows when the boxes overlap), the lower-scoring box
+    gets -1, as a tracker reports one box per id (MOTChallenge files may not repeat an id in a frame).
+    """
     rows = tracks.rows.sorted()
     identity_of = clusters.identity_of()
     identity_ids = label_rows(rows.track_ids, identity_of)
+    labelled = np.flatnonzero(identity_ids >= 0)
+    best_first = labelled[np.argsort(-rows.scores[labelled], kind="stable")]
+    _, first = np.unique(np.stack([rows.frames[best_first], identity_ids[best_first]]), axis=1, return_index=True)
+    second = np.setdiff1d(best_first, best_first[first])
+    identity_ids[second] = -1
     ids, counts = np.unique(rows.track_ids, return_counts=True)
     flagged = {f.track for f in clusters.flagged}
     unassigned = []

@@ -13,8 +13,8 @@ identities, as ``cluster`` does for tracks, but on a sparse graph so that it sca
 3. Linkage: average linkage over the candidate pairs; a pair that is not a candidate counts as similarity 0
    (a merge needs evidence, so a wrong merge is never made for want of a score). Two clusters are joined
    while their mean similarity is above ``threshold``; a cannot-link pair (two identities of one video
-   seen in the same frame, or a person's ``split``) keeps their whole clusters apart, and a person's
-   ``merge`` pairs are joined first. With every pair a candidate (``neighbours`` >= N - 1) the result is
+   seen in the same frame at different places, or a person's ``split``) keeps their whole clusters apart,
+   and a person's ``merge`` pairs are joined first. With every pair a candidate (``neighbours`` >= N - 1) the result is
    that of the dense ``reidflow.cluster.agglomerate`` (tested).
 
 Growth: step 1 is N^2 D multiply-adds, so time grows with the square of the identities and memory
@@ -33,9 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import sparse
 
-from reidflow import ReidflowError
+from reidflow import ReidflowError, spacetime
 from reidflow.formats.base import REBUILD
 from reidflow.formats.clusters import Clusters, read_clusters
 from reidflow.formats.crops import CropsReader
@@ -43,7 +42,7 @@ from reidflow.formats.features import read_features
 from reidflow.formats.people import Appearance, Link, People, PeopleRecommendation, Person
 from reidflow.formats.tracks import TrackRows, read_tracks
 from reidflow.ids import joined_groups, label_rows
-from reidflow.settings import PeopleSettings
+from reidflow.settings import ClusterSettings, PeopleSettings
 from reidflow.similarity import aggregate
 
 # Side of the square tiles of the candidate scan: block^2 float32 similarities at once (16 MB).
@@ -321,21 +320,22 @@ def read_video(
     return VideoIdentities(video, track_file.meta.info.fps, clusters_record, kept, track_file.rows)
 
 
-def cooccurring_identities(rows: TrackRows, identity_of: dict[int, int], veto: int) -> set[tuple[int, int]]:
-    """Identity id pairs (a < b) present in at least ``veto`` common frames of one video (``veto`` 0: none)."""
+def cooccurring_identities(
+    rows: TrackRows, identity_of: dict[int, int], veto: int, duplicate_overlap: float
+) -> set[tuple[int, int]]:
+    """Identity id pairs (a < b) seen in at least ``veto`` frames of one video at different places (boxes
+    overlapping less than ``duplicate_overlap``), the cluster stage's veto (``veto`` 0: none)."""
     if veto < 1 or len(rows) == 0:
         return set()
     ids = label_rows(rows.track_ids, identity_of)
     keep = ids >= 0
     if not keep.any():
         return set()
-    identities, column = np.unique(ids[keep], return_inverse=True)
-    frames, row = np.unique(rows.frames[keep], return_inverse=True)
-    present = sparse.csr_matrix((np.ones(len(row)), (column, row)), shape=(len(identities), len(frames)))
-    present.data[:] = 1  # an identity with two boxes in one frame (two of its tracks) counts once
-    counts = (present @ present.T).tocoo()
-    pairs = (counts.row < counts.col) & (counts.data >= veto)
-    return {(int(identities[a]), int(identities[b])) for a, b in zip(counts.row[pairs], counts.col[pairs])}
+    labelled = TrackRows(rows.frames[keep], ids[keep], rows.boxes[keep], rows.scores[keep])
+    identities = np.unique(ids[keep])
+    apart = spacetime.apart_cooccurrence(labelled, identities, duplicate_overlap)
+    a, b = np.nonzero(np.triu(apart >= veto, 1))
+    return {(int(identities[i]), int(identities[j])) for i, j in zip(a.tolist(), b.tolist())}
 
 
 def _identities(videos: Sequence[VideoIdentities], max_crops: int) -> list[_Identity]:
@@ -466,7 +466,10 @@ def build_people(
         (index[(v.video, a)], index[(v.video, b)])
         for v in videos
         for a, b in cooccurring_identities(
-            v.rows, v.clusters.identity_of(), int(v.clusters.params.get("cooccurrence_veto", 1))
+            v.rows,
+            v.clusters.identity_of(),
+            int(v.clusters.params.get("cooccurrence_veto", 1)),
+            float(v.clusters.params.get("duplicate_overlap", ClusterSettings.duplicate_overlap)),
         )
     }
     where = f"{overrides_file or 'cluster overrides'}: people"

@@ -8,8 +8,8 @@
   similarity units: positive for a continuation (a short gap and an entry where the first track was
   heading), negative when nobody could walk from one exit to the other entry in the time between (unless
   both happen at the frame border: the person may have walked around outside), else 0.
-- ``nonperson_reasons``: why a track may be a false detection (a sign, a pole): it barely moves, its
-  detector confidence is low, its boxes are much smaller than the video's other tracks.
+- ``nonperson_reasons``: why a track that barely moves may be a false detection (a sign, a pole): it
+  stays put for long, its detector confidence is low, its boxes are much smaller than the other tracks.
 
 Distances are in person heights (the boxes' own height), times in seconds (the video's fps), so the
 settings carry over between videos of other resolutions and frame rates.
@@ -167,22 +167,24 @@ def spacetime_evidence(summaries: TrackSummaries, fps: float, settings: ClusterS
 
 
 def nonperson_reasons(summaries: TrackSummaries, fps: float, settings: ClusterSettings) -> list[list[str]]:
-    """Per track, the signs of a false detection it shows; a track showing at least two is flagged.
+    """Per track, the signs of a false detection it shows; a track that barely moves (its box centre
+    moved less than ``nonperson_motion`` of its height) and shows at least two signs is flagged.
 
-    "static": over at least ``nonperson_duration`` seconds (any length when ``fps`` is unknown, 0), its box
-    centre moved less than ``nonperson_motion`` of its height (a person may pause for a moment, a sign
-    stays); "low_confidence": mean
-    detector confidence below ``nonperson_confidence``; "small": median height below
-    ``nonperson_height`` times the median of the video's tracks. One sign alone is common in real people
-    (a person waiting, far away or half hidden), hence two.
+    "static": it barely moves over at least ``nonperson_duration`` seconds (any length when ``fps`` is
+    unknown, 0): a person may pause for a moment, a sign stays; "low_confidence": mean detector confidence
+    below ``nonperson_confidence``; "small": median height below ``nonperson_height`` times the median of
+    the video's tracks. One sign alone is common in real people (a person waiting, far away or half
+    hidden), hence two; and a track that walks is a person, however small and faint (far away, the
+    detector is unsure of people too).
     """
     s = summaries
     typical = float(np.median(s.height)) if len(s.height) else 0.0
+    still = s.extent < settings.nonperson_motion
     lasting = (s.last - s.first) >= settings.nonperson_duration * fps if fps > 0 else np.ones(len(s.first), bool)
     signs = {
-        "static": (s.extent < settings.nonperson_motion) & lasting,
+        "static": still & lasting,
         "low_confidence": s.confidence < settings.nonperson_confidence,
         "small": s.height < settings.nonperson_height * typical,
     }
     reasons = [[name for name, shown in signs.items() if shown[k]] for k in range(len(s.track_ids))]
-    return [r if len(r) >= 2 else [] for r in reasons]
+    return [r if len(r) >= 2 and still[k] else [] for k, r in enumerate(reasons)]

@@ -7,6 +7,7 @@ rule people:
         code=library(
             "people",
             "similarity",
+            "spacetime",
             "ids",
             "settings",
             "files",

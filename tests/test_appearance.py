@@ -8,6 +8,7 @@ real ViT-B-32 weights lie in the models directory; it skips, saying so, everywhe
 """
 
 import csv
+import os
 import subprocess
 import sys
 
@@ -164,6 +165,17 @@ def test_extract_features_with_an_onnx_file_records_it(osnet_onnx, labelled, tmp
     assert (meta.model, meta.weights, meta.weights_sha256) == (f"onnx:{osnet_onnx}", osnet_onnx.name, sha)
     assert (meta.input_height, meta.input_width, meta.feature_dim) == (256, 128, 512)
     assert result.by_track[7].shape == (6, 512)
+
+
+def test_onnx_on_a_named_cuda_device_without_the_cuda_provider_is_refused(osnet_onnx):
+    """A GPU asked for by name never turns into a quiet CPU run (this machine's onnxruntime has no CUDA)."""
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this onnxruntime has a CUDA provider: the refusal cannot happen here")
+    model = appearance.load(f"onnx:{osnet_onnx}", osnet_onnx)
+    with pytest.raises(FeaturesError, match="no CUDA provider; install onnxruntime-gpu, or set features.device: cpu"):
+        model.embedder(FeatureSettings(model=f"onnx:{osnet_onnx}", device="cuda"), 1, (256, 128), gpu=True)
 
 
 def tiny_onnx(path, input_shape, output_shape):
@@ -348,3 +360,18 @@ def test_missing_clip_weights_stop_the_run_saying_where_they_go(workdir, vtest_c
     out = proc.stdout + proc.stderr
     assert "model 'open_clip_vit_b_32.safetensors' is neither listed in resources/models.yaml nor in" in out
     assert "put it into the local weights directory" in out
+
+
+def test_clip_builds_the_image_tower_alone():
+    """roberta-ViT-B-32's text tower comes from the Hugging Face hub: building only the image tower must
+    neither reach for it nor import transformers (run in a fresh interpreter to see its imports)."""
+    code = (
+        "import sys; from reidflow.appearance import clip_models; "
+        "v = clip_models.build_visual('roberta-ViT-B-32'); "
+        "assert v.state_dict(); "
+        "print('transformers' in sys.modules)"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "NO_PROXY": "*"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "False"

@@ -214,7 +214,10 @@ def test_overrides_merge_and_split():
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (Overrides(merge=((1, 2),)), "tracks 1 and 2 into one identity, but they are seen together in 10 frame"),
+        (
+            Overrides(merge=((1, 2),)),
+            "tracks 1 and 2 into one identity, but they are seen together at different places in 10 frame",
+        ),
         (Overrides(merge=((1, 3), (3, 2))), "tracks 1 and 2 into one identity"),
         (Overrides(merge=((1, 3),), split=((3, 1),)), "tracks 1 and 3 into one identity, but they are to be split"),
         (Overrides(split=((1, 99),)), "unknown track id(s) 99"),

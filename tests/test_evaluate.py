@@ -57,6 +57,16 @@ def test_merging_a_split_person_raises_idf1(ground_truth, tmp_path):
     assert raw["precision"] == pytest.approx(1.0), "track 13 lives outside the ground truth's frames"
 
 
+def test_identities_are_scored_on_their_own_detections(ground_truth):
+    """A false track (14, where nobody is) in no identity, e.g. flagged as not a person: a false positive
+    of the raw tracks, not of the identities, which do not claim it."""
+    hyp = TrackRows.concatenate([walker(10, 0.0), walker(12, 400.0), walker(14, 200.0)])
+    record = evaluate.evaluate_identities("v", read_mot(ground_truth), hyp, clusters_of([[10], [12]]))
+    assert record.raw["precision"] == pytest.approx(80 / 120) and record.raw["num_ids"] == 3
+    assert record.merged["precision"] == pytest.approx(1.0) and record.merged["num_ids"] == 2
+    assert record.merged["idf1"] == pytest.approx(1.0) and record.raw["idf1"] < 0.9
+
+
 def test_wrong_merge_lowers_idf1(ground_truth):
     hyp = TrackRows.concatenate([walker(10, 0.0), walker(12, 400.0)])
     gt = read_mot(ground_truth)

@@ -94,6 +94,13 @@ def test_two_boxes_of_one_person_do_not_veto_two_people_do():
     sims = {(1, 2): 0.9, (1, 3): 0.9, (2, 3): 0.9}
     result = cluster.build_clusters(record(rows, sims), rows, ClusterSettings(), info=INFO)
     assert sorted(sorted(i.members) for i in result.identities) == [[1, 2], [3]]
+    # identities.txt keeps one box of the identity per frame: the full box (the partial one scores lower)
+    rows.scores[rows.track_ids == 2] = 0.5
+    meta = TracksMeta("v", "v.avi", INFO, 1, "yolov8n.pt", "0" * 64, "bytetrack")
+    labelled = label_detections(Tracks(rows, meta), result, min_track_frames=5)
+    merged = labelled.identity_ids[labelled.rows.track_ids != 3]
+    assert (labelled.identity_ids[labelled.rows.track_ids == 1] == merged.max()).all()
+    assert (labelled.identity_ids[labelled.rows.track_ids == 2] == -1).all()
     # every co-occurrence vetoes when no overlap counts as a duplicate
     strict = cluster.build_clusters(
         record(rows, sims), rows, replace(ClusterSettings(), duplicate_overlap=1.01), info=INFO
@@ -146,3 +153,14 @@ def test_a_short_pause_is_not_static():
     summaries = spacetime.summarise(rows, np.array([1, 2]), INFO)
     reasons = spacetime.nonperson_reasons(summaries, INFO.fps, ClusterSettings())
     assert reasons == [[], ["static", "low_confidence"]]
+
+
+def test_a_small_faint_walker_is_a_person():
+    """Far away, a person is small and the detector unsure (two signs), but a track that walks is kept."""
+    frames = np.arange(40)
+    near = walker(1, 0.0, frames, score=0.8)
+    far = walker(2, 300.0, frames, score=0.3)
+    far.boxes[:, 3] = far.boxes[:, 1] + 40  # 40 px tall beside 120 px, walking 80 px: 2 of its heights
+    rows = TrackRows.concatenate([near, far, walker(3, 500.0, frames, score=0.8)])
+    summaries = spacetime.summarise(rows, np.array([1, 2, 3]), INFO)
+    assert spacetime.nonperson_reasons(summaries, INFO.fps, ClusterSettings()) == [[], [], []]

@@ -103,7 +103,8 @@ def test_editing_one_videos_overrides_reruns_only_that_video(workdir):
     [
         (
             "merge: [[1, 3]]",
-            "the merge pairs put tracks 1 and 3 into one identity, but they are seen together in 20 frame(s)",
+            "the merge pairs put tracks 1 and 3 into one identity, but they are seen together at different places "
+            "in 20 frame(s)",
         ),
         ("split: [[1, 77]]", "unknown track id(s) 77"),
     ],

@@ -16,7 +16,6 @@ camera a ReID model separates people better (bench/models.py measures both).
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import torch
@@ -29,25 +28,22 @@ from reidflow.appearance.weights import mismatch, read_state_dict
 VISUAL = "visual."
 
 
-class _NoRandomInitNote(logging.Filter):
-    """open_clip logs 'initialized randomly' for pretrained=None; the weights are loaded right after."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "No pretrained weights loaded" not in record.getMessage()
-
-
 def build_visual(arch: str) -> torch.nn.Module:
     """open_clip's image tower of ``arch``, built from its config, randomly initialised (torch's seed)."""
     import open_clip
 
-    appearance.clip_config(arch)  # a clear error for an unknown architecture, before open_clip's own
-    note = _NoRandomInitNote()
-    logging.getLogger().addFilter(note)
-    try:
-        model = open_clip.create_model(arch, pretrained=None)  # pretrained=None: nothing is downloaded
-    finally:
-        logging.getLogger().removeFilter(note)
-    return model.visual
+    config = appearance.clip_config(arch)  # a clear error for an unknown architecture, before open_clip's own
+    # The image tower alone: create_model would build the text tower too, and for some architectures
+    # (roberta-*, xlm-roberta-*, mt5-*, ...) that one comes from the Hugging Face hub. The builder is
+    # open_clip's own (private in 3.3.0, the pinned version: tests/test_appearance.py builds with it).
+    visual = open_clip.model._build_vision_tower(
+        config["embed_dim"], config["vision_cfg"], quick_gelu=config.get("quick_gelu", False)
+    )
+    preprocess = config.get("preprocess_cfg", {})
+    for key in ("mean", "std"):  # what the architecture was trained with, where its config says
+        if key in preprocess:
+            setattr(visual, f"image_{key}", tuple(preprocess[key]))
+    return visual
 
 
 def load(arch: str, weights: str | Path) -> TorchModel:

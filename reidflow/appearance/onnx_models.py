@@ -91,8 +91,15 @@ class OnnxFileModel:
         providers = ["CPUExecutionProvider"]
         if device.startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
             providers.insert(0, "CUDAExecutionProvider")
+        elif device.startswith("cuda") and settings.device != "auto":  # asked for by name: never a quiet CPU run
+            raise FeaturesError(
+                f"{self.path}: features.device {settings.device!r}, but ONNX Runtime here has no CUDA provider; "
+                "install onnxruntime-gpu, or set features.device: cpu"
+            )
         elif device.startswith("cuda"):
-            log.info("ONNX Runtime has no CUDA provider here (install onnxruntime-gpu): %s runs on the CPU", self.path)
+            log.warning(
+                "ONNX Runtime has no CUDA provider here (install onnxruntime-gpu): %s runs on the CPU", self.path
+            )
         run = session(self.path, threads, providers)
         log.info(
             "ReID %s with ONNX Runtime (%s, batch %d, %dx%d crops)",

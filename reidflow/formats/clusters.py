@@ -23,7 +23,8 @@ class Identity:
 
 @dataclass(frozen=True)
 class Merge:
-    """One merge step: two groups of tracks joined at ``similarity``; ``decided_by`` is "clustering" or "person"."""
+    """One merge step: two groups of tracks joined at ``similarity``, the linkage's same-person score (appearance
+    plus space-time evidence: it may exceed 1); ``decided_by`` is "clustering" or "person"."""
 
     left: list[int]
     right: list[int]
@@ -35,7 +36,8 @@ class Merge:
 class Recommendation:
     """A pair above the recommend threshold left in different identities, and why.
 
-    ``reason``: "cooccurrence_veto" (seen in the same frame), "below_threshold" (linkage kept them apart)
+    ``reason``: "cooccurrence_veto" (seen in the same frame at different places), "below_threshold" (the
+    linkage kept them apart)
     or "split_by_person" (an override split them).
     """
 

@@ -3,7 +3,8 @@
 ``identities.npz``, one row per tracked detection of the video (as tracks.npz, sorted by frame):
     frames        int64  (N,)   0-based frame index
     track_ids     int64  (N,)   the tracker's id
-    identity_ids  int64  (N,)   the identity of clusters.json holding the track; -1 for a track in none
+    identity_ids  int64  (N,)   the identity of clusters.json holding the track; -1 for a track in none,
+                                and for the lower-scoring of two boxes of one identity in one frame
     boxes         float32 (N,4) x1, y1, x2, y2
     scores        float32 (N,)
     meta          0-d str       JSON: format_version, video, unassigned (one entry per track in no identity:
