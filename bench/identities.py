@@ -136,7 +136,7 @@ def main() -> None:
         root.mkdir(parents=True, exist_ok=True)
         clip = write_clip(DATA / "vtest.avi", root / f"vtest{args.frames}.avi", args.frames)
         header = (
-            f"{'configuration':<56} {'IDF1':>6} {'HOTA':>6} {'MOTA':>6} {'ids':>4} {'wrong':>5} {'flag':>4} {'switch':>6} "
+            f"{'configuration':<72} {'IDF1':>6} {'HOTA':>6} {'MOTA':>6} {'ids':>4} {'wrong':>5} {'flag':>4} {'switch':>6} "
             f"{'ceiling':>7} | {'raw IDF1':>8} {'raw HOTA':>8} {'raw ids':>7}"
         )
         print(f"person-level scores, frames 1-{args.frames}, {people} people; identities' detections (see docstring)")
@@ -148,12 +148,12 @@ def main() -> None:
             for name, settings in configurations.items():
                 r = score(results, settings, person_gt, frames)
                 print(
-                    f"{label + ': ' + name:<56.56} {r['idf1']:6.3f} {r['hota']:6.3f} {r['mota']:6.3f} "
+                    f"{label + ': ' + name:<72.72} {r['idf1']:6.3f} {r['hota']:6.3f} {r['mota']:6.3f} "
                     f"{r['identities']:4d} {r['wrong']:5d} {r['flagged']:4d} {r['switched']:6d} {r['ceiling']:7.3f} | "
                     f"{r['raw_idf1']:8.3f} {r['raw_hota']:8.3f} {r['raw_ids']:7d}"
                 )
             sys.stdout.flush()
-        print("+ splitting at identity switches: not built (see the issue note)")
+        print("+ splitting at identity switches: not built yet (README, Identity quality)")
 
 
 if __name__ == "__main__":

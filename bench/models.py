@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import tempfile
 import time
 from collections import defaultdict
@@ -40,7 +41,7 @@ from reidflow.features import embed_in_batches
 from reidflow.settings import FeatureSettings
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+SHARED = Path(os.environ.get("REIDFLOW_SHARED", REPO.parent / "shared"))
 SEGMENT_FRAMES = 20
 FRAME_STEP = 2
 SPEED_CROPS = 512  # timed: the first vtest crops, best of 3 passes

@@ -5,7 +5,7 @@ One decode pass (``reidflow.video.FrameReader``, in a background thread); each f
 ``identities.npz`` drawn by OpenCV and goes straight to an H.264 encoder (PyAV's libx264, yuv420p, CRF 23):
 nothing but the frames in flight is held in memory. The label is the person's name where people.json has one,
 else the person id across videos ("P3"); the colour is a function of the person id alone, so a person keeps
-it in every video and every run. Detections of tracks in no identity (too short to be kept) are not drawn.
+it in every video (person ids may change when ``people`` runs again, and colours with them). Detections of tracks in no identity (too short to be kept) are not drawn.
 With ``track.vid_stride`` > 1 a box stays on screen until the next detected frame.
 
 Examples:

@@ -7,15 +7,16 @@ Per selected person of ``results/people/people.json``, a folder ``results/people
                   track. Columns: video, frame (0-based, the video's own numbering), mot_frame (1-based, as
                   in identities.txt), identity (of that video's clusters.json), track, x, y, w, h (left,
                   top, width, height in pixels, 2 decimals as identities.txt), score (4 decimals)
-    crops/        per appearance, its best ``max_crops`` crops by quality (config ``people.max_crops``, the
-                  crops the people stage compares), as PNG: ``<video>_<frame>_<track>.png``, frame 0-based
+    crops/        per appearance, its best ``max_crops`` crops by quality over all its tracks (config
+                  ``people.max_crops``), as PNG: ``<video>_<frame>_<track>.png``, frame 0-based
     summary.json  person (id), name (null: none), selected_by (the select keys that name this person),
                   videos, boxes (count), per_video ({video: boxes, first/last frame, first/last time in
                   seconds}), appearances (as in people.json), crops (the file names, in video then frame
                   order), format_version
 
 Person ids are those of people.json: a new run of ``people`` (another video, another decision) may number
-a person differently; the keys of ``select`` and ``selected_by`` are what stay. The files are data: names
+a person differently; the keys of ``select`` and ``selected_by`` are what stay (track keys: identity ids
+too are renumbered when a video's clustering changes). The files are data: names
 and keys are written as given (CSV and JSON quoting only), never HTML-escaped.
 """
 

@@ -161,7 +161,14 @@ def test_clusters_record(tmp_path):
     back = read_clusters(tmp_path / "c.json")
     assert back == record
     assert back.params == asdict(ClusterSettings())
-    assert {"linkage": "average", "distance_threshold": 0.35, "cooccurrence_veto": 1}.items() <= back.params.items()
+    assert {
+        "linkage": "average",
+        "distance_threshold": 0.35,
+        "cooccurrence_veto": 1,
+        "duplicate_overlap": 0.5,
+        "spacetime": True,
+        "nonperson": True,
+    }.items() <= back.params.items()
     assert back.flagged == []
     assert back.overrides == {"merge": [], "split": []}
     first, *others = back.identities

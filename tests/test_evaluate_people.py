@@ -85,7 +85,7 @@ def test_cross_video_links_against_the_ground_truth(two_halves):  # noqa: F811
     assert (links["true_pairs"], links["predicted"], links["actual"]) == (true, predicted, actual)
     assert links["precision"] == pytest.approx(true / predicted) and links["recall"] == pytest.approx(true / actual)
     assert links["scored"] == len(labels) and links["unscored"] == len(person_of) - len(labels)
-    # what the README claims for this clip
+    # no link joins two people (the README's 5 of 5 links is this run's figure; recall may vary with models)
     assert links["precision"] == 1.0 and links["recall"] >= 0.5
 
     # the per-video evaluation scores per person too, since the sheet gives persons

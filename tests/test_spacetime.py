@@ -130,6 +130,11 @@ def test_a_static_dim_small_box_is_flagged_and_kept_out():
     # switched off, or named in a person's merge, it is a person again
     off = cluster.build_clusters(record(rows, sims), rows, replace(ClusterSettings(), nonperson=False), info=INFO)
     assert off.flagged == [] and 2 in off.identity_of()
+    later = TrackRows.concatenate([rows, walker(4, 0.0, np.arange(45, 80), score=0.8)])  # never beside the sign
+    merged = cluster.build_clusters(
+        record(later, sims), later, ClusterSettings(), Overrides(merge=((2, 4),)), info=INFO
+    )
+    assert merged.flagged == [] and merged.identity_of()[2] == merged.identity_of()[4]
 
 
 def test_a_track_a_person_ignores_is_flagged_and_joins_nobody():
