@@ -28,10 +28,22 @@ SUMS_FILE = f"{DOWNLOAD_DIR}/SHA256SUMS"
 DEMO_VIDEO_URL = "https://raw.githubusercontent.com/opencv/opencv/4.x/samples/data/vtest.avi"
 DEMO_VIDEO_SHA256 = "45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf"
 DEMO_VIDEO_LOCAL = ("/usr/share/doc/opencv-doc/examples/data/vtest.avi",)
+# A folder of shared assets (as the tests use it): its copy of the demo video is used before a download.
+SHARED_ENV = "REIDFLOW_SHARED"
+SHARED_DEMO_VIDEO = "data/pets09-s2l1/vtest.avi"
+
+
+def demo_video_copies() -> tuple[str, ...]:
+    """Local files that may hold the demo video (each is used only if its sha256 is the demo's)."""
+    shared = os.environ.get(SHARED_ENV)
+    return DEMO_VIDEO_LOCAL + ((str(Path(shared) / SHARED_DEMO_VIDEO),) if shared else ())
 
 
 def demo_video_hint(dest: str | Path) -> str:
-    return f"install Debian's opencv-doc (it ships vtest.avi), or copy vtest.avi to {dest} yourself"
+    return (
+        f"install Debian's opencv-doc (it ships vtest.avi), set {SHARED_ENV} to a folder holding "
+        f"{SHARED_DEMO_VIDEO}, or copy vtest.avi to {dest} yourself"
+    )
 
 
 class AssetError(ReidflowError):

@@ -1,4 +1,5 @@
-"""Snakemake adapter for rule ``demo_video``: OpenCV's vtest.avi from opencv-doc, else downloaded."""
+"""Snakemake adapter for rule ``demo_video``: OpenCV's vtest.avi from opencv-doc or $REIDFLOW_SHARED, else
+downloaded."""
 
 import logging
 import sys
@@ -15,7 +16,7 @@ def main(smk):
         smk.output.video,
         smk.params.url,
         smk.params.sha256,
-        local_copies=assets.DEMO_VIDEO_LOCAL,
+        local_copies=assets.demo_video_copies(),
         log=log,
         hint=assets.demo_video_hint(smk.output.video),
     )

@@ -146,3 +146,24 @@ def test_truncated_download_is_not_kept(tmp_path):
     finally:
         httpd.shutdown()
     assert not dest.exists()
+
+
+def test_the_demo_video_comes_from_the_shared_folder_only_when_it_is_the_demo(tmp_path, monkeypatch, vtest_video):
+    """$REIDFLOW_SHARED's copy of vtest.avi is used before a download; a wrong file there never is."""
+    monkeypatch.setenv(assets.SHARED_ENV, str(vtest_video.parents[2]))  # <shared>/data/pets09-s2l1/vtest.avi
+    if not (vtest_video.parents[2] / assets.SHARED_DEMO_VIDEO).is_file():
+        pytest.skip("the demo video came from a download, not from a shared folder")
+    got = assets.fetch(
+        tmp_path / "vtest.avi", None, assets.DEMO_VIDEO_SHA256, local_copies=assets.demo_video_copies(), log=print
+    )
+    assert assets.sha256_file(got) == assets.DEMO_VIDEO_SHA256
+    fake = tmp_path / "fake"
+    (fake / assets.SHARED_DEMO_VIDEO).parent.mkdir(parents=True)
+    (fake / assets.SHARED_DEMO_VIDEO).write_bytes(b"not the video")
+    monkeypatch.setenv(assets.SHARED_ENV, str(fake))
+    dest = tmp_path / "again" / "vtest.avi"
+    with pytest.raises(AssetError, match="set REIDFLOW_SHARED to a folder holding"):
+        assets.fetch(
+            dest, None, assets.DEMO_VIDEO_SHA256, assets.demo_video_copies(), hint=assets.demo_video_hint(dest)
+        )
+    assert not dest.exists()
