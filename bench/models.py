@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -33,6 +34,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from helpers_reid import rank1_and_map  # noqa: E402  the tests' measure, one definition
 
 from reidflow import appearance
 from reidflow.appearance import network, torchreid_models
@@ -94,22 +98,6 @@ def reid_crops(folder: Path, size: tuple[int, int]) -> tuple[np.ndarray, np.ndar
         ]
     )
     return images, np.array([r["identity"] for r in rows]), np.array([int(r["frame"]) for r in rows])
-
-
-def rank1_and_map(feats: np.ndarray, identities: np.ndarray, frames: np.ndarray) -> tuple[float, float]:
-    sims = feats @ feats.T
-    hits, precisions = [], []
-    for identity in np.unique(identities):
-        members = np.flatnonzero(identities == identity)
-        if len(members) < 2:
-            continue
-        query = members[np.argmin(frames[members])]
-        gallery = np.delete(np.arange(len(feats)), query)
-        relevant = identities[gallery[np.argsort(-sims[query, gallery], kind="stable")]] == identity
-        precision = np.cumsum(relevant) / np.arange(1, len(relevant) + 1)
-        hits.append(relevant[0])
-        precisions.append((precision * relevant).sum() / relevant.sum())
-    return float(np.mean(hits)), float(np.mean(precisions))
 
 
 @dataclass
@@ -235,7 +223,7 @@ def main() -> None:
             embed = model.embedder(settings, args.threads, size)
             images, identities, frames = reid_crops(args.data / "reid-crops", size)
             reid_count = len(images)
-            rank1, mean_ap = rank1_and_map(embed_in_batches([(0, images)], embed, args.batch)[0], identities, frames)
+            rank1, mean_ap, _ = rank1_and_map(embed_in_batches([(0, images)], embed, args.batch)[0], identities, frames)
             vtest = cut_segments(args.data / "pets09-s2l1" / "vtest.avi", segments, size)
             by_segment = embed_in_batches(enumerate(vtest), embed, args.batch)
             speed = crops_per_second(embed, np.concatenate(vtest)[:SPEED_CROPS], args.batch)

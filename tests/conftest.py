@@ -62,6 +62,15 @@ def models_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def weights(models_dir) -> Path:
+    """The default ReID weights (OSNet x0.25, MSMT17)."""
+    path = models_dir / "osnet_x0_25_msmt17.pth"
+    if not path.is_file():
+        missing(f"{path} is missing")
+    return path
+
+
+@pytest.fixture(scope="session")
 def vtest_video() -> Path:
     shared = SHARED / "data" / "pets09-s2l1" / "vtest.avi"
     if shared.is_file():

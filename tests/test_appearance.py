@@ -18,8 +18,9 @@ import onnx
 import pytest
 import torch
 from conftest import REPO
+from helpers_reid import rank1_and_map
 from onnx import TensorProto, helper
-from test_features import rank1_and_map, write_crops_file
+from test_features import write_crops_file
 
 from reidflow import appearance, assets
 from reidflow.appearance import FeaturesError, clip_models, network, torchreid_models
@@ -29,14 +30,6 @@ from reidflow.formats.features import read_features_meta, write_features
 from reidflow.settings import FeatureSettings
 
 CPU = FeatureSettings(device="cpu")
-
-
-@pytest.fixture(scope="module")
-def weights(models_dir):
-    path = models_dir / "osnet_x0_25_msmt17.pth"
-    if not path.is_file():
-        pytest.fail(f"{path} is missing")
-    return path
 
 
 @pytest.fixture(scope="module")

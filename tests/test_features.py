@@ -4,20 +4,13 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from helpers_reid import rank1_and_map
 
 from reidflow import appearance, assets, features
 from reidflow.appearance.network import build_embedder
 from reidflow.features import FeaturesError, FeatureSettings
 from reidflow.formats.crops import CROP_METRICS, PERSONS_DTYPE, CropsMeta, CropsReader, open_crops_writer
 from reidflow.formats.features import read_features, read_features_meta, write_features
-
-
-@pytest.fixture(scope="module")
-def weights(models_dir):
-    path = models_dir / "osnet_x0_25_msmt17.pth"
-    if not path.is_file():
-        pytest.fail(f"{path} is missing")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -46,23 +39,6 @@ def labelled(reid_crops):
 def embed_all(model, images, batch_size=64, **kw):
     embed = build_embedder(features.ReidNetwork(model).eval(), FeatureSettings(**kw), 2, images.shape[1:3])
     return features.embed_in_batches([(0, images)], embed, batch_size)[0]
-
-
-def rank1_and_map(feats, identities, frames):
-    """Per identity with >= 2 crops: query = its earliest crop, gallery = every other crop."""
-    sims = feats @ feats.T
-    hits, average_precisions = [], []
-    for identity in np.unique(identities):
-        members = np.flatnonzero(identities == identity)
-        if len(members) < 2:
-            continue
-        query = members[np.argmin(frames[members])]
-        gallery = np.delete(np.arange(len(feats)), query)
-        relevant = identities[gallery[np.argsort(-sims[query, gallery], kind="stable")]] == identity
-        precision = np.cumsum(relevant) / np.arange(1, len(relevant) + 1)
-        hits.append(relevant[0])
-        average_precisions.append((precision * relevant).sum() / relevant.sum())
-    return float(np.mean(hits)), float(np.mean(average_precisions)), len(hits)
 
 
 def test_real_weights_reidentify_and_random_weights_do_not(model, labelled):
