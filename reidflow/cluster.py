@@ -251,6 +251,11 @@ def build_clusters(
     identities = _identities(
         ids, labels, steps, similarity.matrix, rows.frames[rows_found], rows_index, ordered, detections, out
     )
+    identity_of = {track: identity.id for identity in identities for track in identity.members}
+    left, right = np.nonzero(np.triu(seen_together & ~out[:, None] & ~out[None, :], 1))
+    apart_identities = sorted(
+        {tuple(sorted((identity_of[int(ids[i])], identity_of[int(ids[j])]))) for i, j in zip(left, right)}
+    )
     merges = [
         Merge(ordered(s.left), ordered(s.right), round(1.0 - s.distance, 6), "person" if s.forced else "clustering")
         for s in steps
@@ -265,6 +270,7 @@ def build_clusters(
             ids, labels, score, similarity.matrix, cooc, seen_together, split, settings.recommend_threshold, out
         ),
         flagged=flagged,
+        apart=[list(pair) for pair in apart_identities],
     )
 
 

@@ -34,15 +34,15 @@ from typing import Any
 
 import numpy as np
 
-from reidflow import ReidflowError, spacetime
+from reidflow import ReidflowError
 from reidflow.formats.base import REBUILD
 from reidflow.formats.clusters import Clusters, read_clusters
 from reidflow.formats.crops import CropsReader
 from reidflow.formats.features import read_features
 from reidflow.formats.people import Appearance, Link, People, PeopleRecommendation, Person
 from reidflow.formats.tracks import TrackRows, read_tracks
-from reidflow.ids import joined_groups, label_rows
-from reidflow.settings import ClusterSettings, PeopleSettings
+from reidflow.ids import joined_groups
+from reidflow.settings import PeopleSettings
 from reidflow.similarity import aggregate
 
 # Side of the square tiles of the candidate scan: block^2 float32 similarities at once (16 MB).
@@ -320,24 +320,6 @@ def read_video(
     return VideoIdentities(video, track_file.meta.info.fps, clusters_record, kept, track_file.rows)
 
 
-def cooccurring_identities(
-    rows: TrackRows, identity_of: dict[int, int], veto: int, duplicate_overlap: float
-) -> set[tuple[int, int]]:
-    """Identity id pairs (a < b) seen in at least ``veto`` frames of one video at different places (boxes
-    overlapping less than ``duplicate_overlap``), the cluster stage's veto (``veto`` 0: none)."""
-    if veto < 1 or len(rows) == 0:
-        return set()
-    ids = label_rows(rows.track_ids, identity_of)
-    keep = ids >= 0
-    if not keep.any():
-        return set()
-    labelled = TrackRows(rows.frames[keep], ids[keep], rows.boxes[keep], rows.scores[keep])
-    identities = np.unique(ids[keep])
-    apart = spacetime.apart_cooccurrence(labelled, identities, duplicate_overlap)
-    a, b = np.nonzero(np.triu(apart >= veto, 1))
-    return {(int(identities[i]), int(identities[j])) for i, j in zip(a.tolist(), b.tolist())}
-
-
 def _identities(videos: Sequence[VideoIdentities], max_crops: int) -> list[_Identity]:
     out = []
     for v in videos:
@@ -462,16 +444,8 @@ def build_people(
             for a, b in zip(candidates.left.tolist(), candidates.right.tolist())
         ]
         candidates = Candidates(candidates.left, candidates.right, np.asarray(scored, dtype=np.float32))
-    together = {
-        (index[(v.video, a)], index[(v.video, b)])
-        for v in videos
-        for a, b in cooccurring_identities(
-            v.rows,
-            v.clusters.identity_of(),
-            int(v.clusters.params.get("cooccurrence_veto", 1)),
-            float(v.clusters.params.get("duplicate_overlap", ClusterSettings.duplicate_overlap)),
-        )
-    }
+    # the cluster stage's veto, as it recorded it: identities of one video seen together at different places
+    together = {(index[(v.video, a)], index[(v.video, b)]) for v in videos for a, b in v.clusters.apart}
     where = f"{overrides_file or 'cluster overrides'}: people"
     resolve = lambda key, entry: _resolve(key, index, track_owner, entry)
     split: set[tuple[int, int]] = set()

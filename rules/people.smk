@@ -7,7 +7,6 @@ rule people:
         code=library(
             "people",
             "similarity",
-            "spacetime",
             "ids",
             "settings",
             "files",

@@ -119,7 +119,8 @@ def test_degenerate_sizes():
 def video_of(
     name: str, rng: np.random.Generator, looks: list[np.ndarray], spans: list[tuple[int, int]]
 ) -> people.VideoIdentities:
-    """One identity per look, each one track (id 1, 2, ...) present over its span of frames."""
+    """One identity per look, each one track (id 1, 2, ...) present over its span of frames; identities whose
+    spans overlap are recorded as seen together (``Clusters.apart``), as the cluster stage records them."""
     from helpers_identities import rows_for
 
     from reidflow.formats.clusters import Clusters, Identity
@@ -135,8 +136,20 @@ def video_of(
         for t, (look, span) in enumerate(zip(looks, spans), start=1)
     }
     identities = [Identity(id=t, members=[t], representative=t, frames_covered=0, mean_similarity=None) for t in tracks]
+    together = [
+        [a, b]
+        for a, (first_a, last_a) in enumerate(spans, start=1)
+        for b, (first_b, last_b) in enumerate(spans, start=1)
+        if a < b and first_a <= last_b and first_b <= last_a
+    ]
     clusters = Clusters(
-        video=name, params={"cooccurrence_veto": 1}, overrides={}, identities=identities, merges=[], recommendations=[]
+        video=name,
+        params={"cooccurrence_veto": 1},
+        overrides={},
+        identities=identities,
+        merges=[],
+        recommendations=[],
+        apart=together,
     )
     rows = rows_for(dict(enumerate(spans, start=1))) if spans else rows_for({})
     return people.VideoIdentities(name, 10.0, clusters, tracks, rows)

@@ -94,6 +94,9 @@ def test_two_boxes_of_one_person_do_not_veto_two_people_do():
     sims = {(1, 2): 0.9, (1, 3): 0.9, (2, 3): 0.9}
     result = cluster.build_clusters(record(rows, sims), rows, ClusterSettings(), info=INFO)
     assert sorted(sorted(i.members) for i in result.identities) == [[1, 2], [3]]
+    # recorded for the people stage: the two identities are different people
+    identity = result.identity_of()
+    assert result.apart == [sorted([identity[1], identity[3]])]
     # identities.txt keeps one box of the identity per frame: the full box (the partial one scores lower)
     rows.scores[rows.track_ids == 2] = 0.5
     meta = TracksMeta("v", "v.avi", INFO, 1, "yolov8n.pt", "0" * 64, "bytetrack")

@@ -68,6 +68,8 @@ class Clusters:
 
     params     the stage's settings (reidflow.settings.ClusterSettings)
     flagged    tracks kept out of identities as likely false detections, with why
+    apart      identity id pairs [a, b] (a < b) that are different people because some track of one was
+               seen with some track of the other (the co-occurrence veto): what stage people keeps apart
     overrides  the person's decisions applied for this video: {"merge": [[a, b], ...], "split": [[a, b], ...]}
                and, when the video has any, "ignore": [track, ...] (reidflow.overrides)
     """
@@ -79,6 +81,7 @@ class Clusters:
     merges: list[Merge]
     recommendations: list[Recommendation]
     flagged: list[Flagged] = field(default_factory=list)
+    apart: list[list[int]] = field(default_factory=list)
     format_version: int = CLUSTERS_FORMAT_VERSION
 
     def identity_of(self) -> dict[int, int]:
