@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from reidflow import ReidflowError, spacetime
+from reidflow import ReidflowError, pieces, spacetime
 from reidflow.formats.base import REBUILD
 from reidflow.formats.clusters import Clusters, Flagged, Identity, Merge, Recommendation
 from reidflow.formats.similarity import Similarity
@@ -184,6 +184,7 @@ def build_clusters(
     """
     ids = np.asarray(similarity.track_ids, dtype=np.int64)
     n = len(ids)
+    rows = pieces.split_rows(rows, similarity.cuts)  # the tracks here are pieces
     try:
         rows_found, rows_index = locate(ids, rows.track_ids)
     except RepeatedIdError as err:
@@ -206,6 +207,17 @@ def build_clusters(
     cannot_link = seen_together.copy()
     cannot_link[split[:, 0], split[:, 1]] = cannot_link[split[:, 1], split[:, 0]] = True
     forced = [(index[a], index[b]) for a, b in overrides.merge]
+    # the two sides of a cut are two people, unless a person merges exactly them
+    merged = {frozenset(pair) for pair in forced}
+    cut = np.array(
+        [
+            (index[a], index[b])
+            for a, b in pieces.adjacent_pieces(similarity.cuts)
+            if frozenset((index[a], index[b])) not in merged
+        ],
+        dtype=np.int64,
+    ).reshape(-1, 2)
+    cannot_link[cut[:, 0], cut[:, 1]] = cannot_link[cut[:, 1], cut[:, 0]] = True
     _check_forced_merges(similarity.video, ids, forced, cannot_link, seen_together, apart, overrides_file)
 
     score = similarity.matrix
@@ -267,10 +279,11 @@ def build_clusters(
         identities=identities,
         merges=merges,
         recommendations=_recommendations(
-            ids, labels, score, similarity.matrix, cooc, seen_together, split, settings.recommend_threshold, out
+            ids, labels, score, similarity.matrix, cooc, seen_together, split, cut, settings.recommend_threshold, out
         ),
         flagged=flagged,
         apart=[list(pair) for pair in apart_identities],
+        cuts=similarity.cuts,
     )
 
 
@@ -348,12 +361,13 @@ def _identities(ids, labels, steps, matrix, row_frames, row_index, ordered, dete
 
 
 def _recommendations(
-    ids, labels, score, matrix, cooc, seen_together, split, threshold, flagged
+    ids, labels, score, matrix, cooc, seen_together, split, cut, threshold, flagged
 ) -> list[Recommendation]:
     """Pairs whose same-person ``score`` is at or above ``threshold`` left in different identities, highest
     score first, with the reason; ``matrix``: their appearance similarity.
 
-    ``split``: (S, 2) index pairs a person kept apart; ``flagged``: tracks that are no identity (not
+    ``split``: (S, 2) index pairs a person kept apart; ``cut``: (C, 2) the pieces on either side of a cut;
+    ``flagged``: tracks that are no identity (not
     recommended: the report lists them for a person to confirm).
     """
     n = len(ids)
@@ -375,9 +389,10 @@ def _recommendations(
     wanted = identity_pairs(a, b)
     vetoed = np.isin(wanted, identity_pairs(*np.nonzero(seen_together)))
     split_apart = np.isin(wanted, identity_pairs(split[:, 0], split[:, 1]))
+    cut_apart = np.isin(wanted, identity_pairs(cut[:, 0], cut[:, 1]))
     reasons = np.select(
-        [pair_split, seen_together[a, b], vetoed, split_apart],
-        ["split_by_person", "cooccurrence_veto", "cooccurrence_veto", "split_by_person"],
+        [pair_split, seen_together[a, b], vetoed, split_apart, cut_apart],
+        ["split_by_person", "cooccurrence_veto", "cooccurrence_veto", "split_by_person", "cut_at_switch"],
         "below_threshold",
     )
     return [

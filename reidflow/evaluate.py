@@ -23,7 +23,7 @@ import motmetrics
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from reidflow import ReidflowError
+from reidflow import ReidflowError, pieces
 from reidflow.formats.clusters import Clusters
 from reidflow.formats.evaluation import Evaluation, PeopleEvaluation
 from reidflow.formats.tracks import TrackRows
@@ -493,8 +493,9 @@ def evaluate_identities(
     persons: Mapping[int, str] | None = None,
     persons_file: str = "",
 ) -> Evaluation:
-    """Scores of the raw tracks (every detection) and of the identities (the detections of tracks in an
-    identity, relabelled by it: what identities.txt holds), on ``evaluation_frames``.
+    """Scores of the raw tracks (every detection, the tracker's ids) and of the identities (the detections of
+    tracks in an identity, relabelled by it: what identities.txt holds), on ``evaluation_frames``; pairs
+    are pairs of pieces (tracks cut at identity switches: ``clusters.cuts``).
 
     ``raw``/``merged`` score per trajectory (the ground truth's ids), ``pairs`` the identities' same-person
     decisions on track pairs against trajectories (``pair_scores``). With ``persons`` (``read_persons`` of
@@ -522,11 +523,14 @@ def evaluate_identities(
     frames = evaluation_frames(video, gt, ground_truth, vid_stride, frame_count)
     threshold = settings.iou_threshold
     identity_of = clusters.identity_of()
+    # identities are made of pieces: the tracks, cut where the similarity stage found an identity switch
+    piece_rows = pieces.split_rows(rows, clusters.cuts)
     # the identities as delivered (identities.txt): tracks in no identity (too short, flagged as not a
     # person) are not claimed as anybody, so they are not scored as people of their own
-    kept = np.isin(rows.track_ids, np.fromiter(identity_of, dtype=np.int64, count=len(identity_of)))
+    kept = np.isin(piece_rows.track_ids, np.fromiter(identity_of, dtype=np.int64, count=len(identity_of)))
     merged_rows = relabel(
-        TrackRows(rows.frames[kept], rows.track_ids[kept], rows.boxes[kept], rows.scores[kept]), identity_of
+        TrackRows(piece_rows.frames[kept], piece_rows.track_ids[kept], piece_rows.boxes[kept], piece_rows.scores[kept]),
+        identity_of,
     )
     by_person: dict[str, Any] = {}
     if persons is not None:
@@ -535,7 +539,7 @@ def evaluate_identities(
             "persons": str(persons_file),
             "raw_persons": _plain_scores(mot_scores(truth, rows, threshold, frames)),
             "merged_persons": _plain_scores(mot_scores(truth, merged_rows, threshold, frames)),
-            "pairs_persons": _plain(pair_scores(truth, rows, identity_of, None, threshold, frames)),
+            "pairs_persons": _plain(pair_scores(truth, piece_rows, identity_of, None, threshold, frames)),
         }
     return Evaluation(
         video=video,
@@ -544,7 +548,7 @@ def evaluate_identities(
         iou_threshold=float(threshold),
         raw=_plain_scores(mot_scores(gt, rows, threshold, frames)),
         merged=_plain_scores(mot_scores(gt, merged_rows, threshold, frames)),
-        pairs=_plain(pair_scores(gt, rows, identity_of, None, threshold, frames)),
+        pairs=_plain(pair_scores(gt, piece_rows, identity_of, None, threshold, frames)),
         **by_person,
     )
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from reidflow import pieces
 from reidflow.formats.clusters import Clusters
 from reidflow.formats.identities import IdentityRows, Unassigned
 from reidflow.formats.tracks import Tracks
@@ -28,7 +29,7 @@ def label_detections(tracks: Tracks, clusters: Clusters, min_track_frames: int) 
     person detected twice, which the cluster stage allows when the boxes overlap), the lower-scoring box
     gets -1, as a tracker reports one box per id (MOTChallenge files may not repeat an id in a frame).
     """
-    rows = tracks.rows.sorted()
+    rows = pieces.split_rows(tracks.rows, clusters.cuts).sorted()  # a cut track's pieces have their own ids
     identity_of = clusters.identity_of()
     identity_ids = label_rows(rows.track_ids, identity_of)
     labelled = np.flatnonzero(identity_ids >= 0)

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from reidflow import ReidflowError
+from reidflow import ReidflowError, pieces
 from reidflow.formats.base import REBUILD
 from reidflow.formats.clusters import Clusters, read_clusters
 from reidflow.formats.crops import CropsReader
@@ -301,9 +301,11 @@ class _Identity:
 def read_video(
     video: str, tracks: str | Path, crops: str | Path, features: str | Path, clusters: str | Path
 ) -> VideoIdentities:
-    """One video's stage files, reduced to what the people stage needs (no crop images are read)."""
+    """One video's stage files, reduced to what the people stage needs (no crop images are read); tracks
+    are pieces, as in clusters.json (cut at identity switches: reidflow.pieces)."""
     track_file = read_tracks(tracks)
     clusters_record = read_clusters(clusters)
+    cuts = clusters_record.cuts
     by_track = read_features(features).by_track
     kept: dict[int, TrackCropFeatures] = {}
     with CropsReader(crops) as reader:
@@ -311,13 +313,20 @@ def read_video(
             if track_id not in by_track:
                 raise PeopleError(f"{features}: track {track_id} of {crops} has no features; {REBUILD}")
             c = reader.read(track_id, images=False)
-            kept[track_id] = TrackCropFeatures(by_track[track_id], c.metrics["rank"], c.metrics["quality"], c.frames)
+            labels = pieces.relabel(np.full(len(c.frames), track_id), c.frames, cuts)
+            for piece in dict.fromkeys(labels.tolist()):
+                m = labels == piece
+                kept[piece] = TrackCropFeatures(
+                    by_track[track_id][m], c.metrics["rank"][m], c.metrics["quality"][m], c.frames[m]
+                )
     for name, record_video in (("tracks", track_file.meta.video), ("clusters", clusters_record.video)):
         if record_video != video:
             raise PeopleError(
                 f"{tracks if name == 'tracks' else clusters}: made for video {record_video!r}, not {video!r}; {REBUILD}"
             )
-    return VideoIdentities(video, track_file.meta.info.fps, clusters_record, kept, track_file.rows)
+    return VideoIdentities(
+        video, track_file.meta.info.fps, clusters_record, kept, pieces.split_rows(track_file.rows, cuts)
+    )
 
 
 def _identities(videos: Sequence[VideoIdentities], max_crops: int) -> list[_Identity]:

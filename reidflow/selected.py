@@ -35,9 +35,9 @@ import numpy as np
 from reidflow import ReidflowError
 from reidflow.files import atomic_output
 from reidflow.formats.base import REBUILD
-from reidflow.formats.crops import CropsReader
 from reidflow.formats.identities import IdentityRows
 from reidflow.formats.people import People, Person
+from reidflow.piece_crops import PieceCrops
 
 SELECTED_FORMAT_VERSION = 1
 BOXES_COLUMNS = ("video", "frame", "mot_frame", "identity", "track", "x", "y", "w", "h", "score")
@@ -107,7 +107,7 @@ def person_boxes(person: Person, videos: Sequence[str], identities: Mapping[str,
     return out
 
 
-def best_crops(person: Person, videos: Sequence[str], crops: Mapping[str, CropsReader], max_crops: int) -> list[Crop]:
+def best_crops(person: Person, videos: Sequence[str], crops: Mapping[str, PieceCrops], max_crops: int) -> list[Crop]:
     """Per appearance, its ``max_crops`` crops of highest quality over all its tracks (ties: earlier frame,
     then lower track id); all in sheet order, then frame and track."""
     if max_crops < 1:
@@ -192,22 +192,23 @@ def export_selected(
     out: str | os.PathLike,
     catalogue: People,
     identities: Mapping[str, IdentityRows],
-    crops: Mapping[str, CropsReader],
+    crops: Mapping[str, PieceCrops],
     max_crops: int,
 ) -> list[int]:
     """Write ``out/<person id>/`` for every selected person of the catalogue; returns their ids.
 
-    ``identities`` and ``crops`` hold (at least) every video a selected person appears in. ``out`` is
+    ``identities`` and ``crops`` hold (at least) every video a selected person appears in; ``crops`` serves
+    the pieces of clusters.json (tracks cut at identity switches), opened. ``out`` is
     created even when nobody is selected.
 
     Examples:
-        >>> from reidflow.formats.crops import CropsReader
         >>> from reidflow.formats.identities import read_identities
         >>> from reidflow.formats.people import read_people
         >>> catalogue = read_people("results/people/people.json")  # doctest: +SKIP
         >>> export_selected("results/people/selected", catalogue,
         ...                 {v: read_identities(f"results/{v}/identities.npz") for v in catalogue.videos},
-        ...                 {v: CropsReader(f"results/{v}/final_crops.h5") for v in catalogue.videos},
+        ...                 {v: PieceCrops(f"results/{v}/final_crops.h5", read_clusters(f"results/{v}/clusters.json").cuts)
+        ...                  for v in catalogue.videos},
         ...                 max_crops=16)  # doctest: +SKIP
         [3]
     """

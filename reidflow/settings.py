@@ -19,8 +19,8 @@ Examples:
     >>> from reidflow.settings import ClusterSettings, stage_settings
     >>> ClusterSettings(distance_threshold=0.3).linkage
     'average'
-    >>> stage_settings("similarity", {"aggregation": "max", "topk": 5, "threshold": 0.6, "histogram_bins": 10})
-    SimilaritySettings(aggregation='max', topk=5, threshold=0.6, histogram_bins=10)
+    >>> stage_settings("similarity", {"aggregation": "max", "topk": 5, "split_below": 0.6}).split_below
+    0.6
 """
 
 from __future__ import annotations
@@ -140,6 +140,9 @@ class SimilaritySettings(StageSettings):
     topk: int = 10
     threshold: float = 0.5
     histogram_bins: int = 20
+    # a track is cut where its two sides' mean crop features have a cosine below this (reidflow.pieces)
+    split_below: float = 0.65
+    split_min_crops: int = 8  # crops on each side of a cut, at least
 
 
 @dataclass(frozen=True)

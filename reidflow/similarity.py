@@ -23,9 +23,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from reidflow import ReidflowError
+from reidflow import ReidflowError, pieces
 from reidflow.formats.base import REBUILD
-from reidflow.formats.similarity import Distribution, Similarity, SimilarPair
+from reidflow.formats.similarity import Cut, Distribution, Similarity, SimilarPair
 from reidflow.formats.tracks import TrackRows
 from reidflow.ids import RepeatedIdError, locate, pairs_at_or_above
 from reidflow.settings import SimilaritySettings
@@ -230,20 +230,26 @@ def build_similarity(
     rows: TrackRows,
     settings: SimilaritySettings = SimilaritySettings(),
     features_file: str = "features.h5",
+    crop_frames: Sequence[np.ndarray] | None = None,
 ) -> Similarity:
     """The ``similarity.json`` record of one video's tracks (``features[i]`` belongs to ``track_ids[i]``).
 
-    ``features_file`` names the source of ``track_ids`` and ``features`` in error messages.
+    With ``crop_frames`` (``crop_frames[i]``: the frame of each row of ``features[i]``), tracks whose
+    appearance switches are first cut into pieces (reidflow.pieces; ``settings.split_below``), and the
+    record is about pieces. ``features_file`` names the source of ``track_ids`` and ``features`` in error
+    messages.
 
     Examples:
         >>> from reidflow import similarity
+        >>> from reidflow.formats.crops import read_crop_frames
         >>> from reidflow.formats.features import read_features
         >>> from reidflow.formats.similarity import write_similarity
         >>> from reidflow.formats.tracks import read_tracks
         >>> features = read_features("results/vtest/features.h5")
         >>> record = similarity.build_similarity(
         ...     "vtest", features.track_ids, list(features.by_track.values()),
-        ...     read_tracks("results/vtest/tracks.npz").rows, similarity.SimilaritySettings(aggregation="max"))
+        ...     read_tracks("results/vtest/tracks.npz").rows, similarity.SimilaritySettings(aggregation="max"),
+        ...     crop_frames=read_crop_frames("results/vtest/final_crops.h5", features.track_ids))
         >>> write_similarity("similarity.json", record)
     """
     s = settings
@@ -252,6 +258,21 @@ def build_similarity(
     if s.histogram_bins < 1:
         raise SimilarityError(f"similarity.histogram_bins must be at least 1, got {s.histogram_bins}")
     _check_features(track_ids, features, features_file)
+    cuts: list[Cut] = []
+    if crop_frames is not None:
+        odd = [int(t) for t, f, x in zip(track_ids, crop_frames, features) if len(f) != len(x)]
+        if odd:
+            raise SimilarityError(
+                f"{features_file}: track(s) {', '.join(map(str, odd[:10]))} have not one feature row per crop; {REBUILD}"
+            )
+        first_piece = int(max(rows.track_ids.max(initial=0), max(track_ids, default=0))) + 1
+        cuts = pieces.find_cuts(track_ids, features, crop_frames, first_piece, s.split_below, s.split_min_crops)
+        if cuts:
+            by_piece = pieces.split_features(
+                dict(zip(map(int, track_ids), features)), dict(zip(map(int, track_ids), crop_frames)), cuts
+            )
+            track_ids, features = list(by_piece), list(by_piece.values())
+            rows = pieces.split_rows(rows, cuts)
     # float64 rounded to 6 decimals: far below any decision, and similarity.json stays readable
     matrix = np.round(aggregate(features, s.aggregation, s.topk).astype(np.float64), 6)
     cooc = cooccurrence(rows, track_ids)
@@ -265,6 +286,7 @@ def build_similarity(
         cooccurrence=cooc,
         pairs=similar_pairs(track_ids, matrix, cooc, s.threshold),
         distribution=distribution(upper_values(matrix), s.histogram_bins),
+        cuts=cuts,
     )
 
 

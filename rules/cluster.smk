@@ -4,6 +4,7 @@ rule cluster:
         tracks="results/{video}/tracks.npz",
         code=library(
             "cluster",
+            "pieces",
             "spacetime",
             "overrides",
             "ids",

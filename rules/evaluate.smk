@@ -5,6 +5,8 @@ rule evaluate:
         clusters="results/{video}/clusters.json",
         code=library(
             "evaluate",
+            "pieces",
+            "formats/similarity",
             "settings",
             "files",
             "formats/base",
@@ -42,6 +44,8 @@ rule evaluate_people:
         persons=[VIDEOS[v].persons for v in PEOPLE_TRUTH_VIDEOS],
         code=library(
             "evaluate",
+            "pieces",
+            "formats/similarity",
             "settings",
             "files",
             "formats/base",

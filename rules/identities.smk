@@ -4,6 +4,8 @@ rule identities:
         clusters="results/{video}/clusters.json",
         code=library(
             "identities",
+            "pieces",
+            "formats/similarity",
             "ids",
             "files",
             "formats/base",

@@ -3,6 +3,8 @@ rule report:
         **report_inputs(),
         code=library(
             "files",
+            "pieces",
+            "piece_crops",
             "formats/base",
             "formats/clusters",
             "formats/crops",
@@ -52,6 +54,7 @@ rule report_index:
         people="results/people/people.json",
         code=library(
             "files",
+            "formats/similarity",
             "formats/base",
             "formats/clusters",
             "formats/evaluation",

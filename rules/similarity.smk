@@ -2,13 +2,17 @@ rule similarity:
     input:
         features="results/{video}/features.h5",
         tracks="results/{video}/tracks.npz",
+        # crop frames only: where a track is cut at an identity switch (reidflow.pieces)
+        crops="results/{video}/final_crops.h5",
         code=library(
             "similarity",
+            "pieces",
             "ids",
             "settings",
             "files",
             "formats/base",
             "formats/tracks",
+            "formats/crops",
             "formats/features",
             "formats/similarity",
         ),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  the workflow's own reidflow
 
-from reidflow import evaluate, runtime
+from reidflow import evaluate, pieces, runtime
 from reidflow.formats.clusters import read_clusters
 from reidflow.formats.evaluation import write_people_evaluation
 from reidflow.formats.mot import read_mot
@@ -30,11 +30,12 @@ def main(smk):
         tracks = read_tracks(smk.input.tracks[k])
         gt_file, persons_file = smk.input.gt[k], smk.input.persons[k]
         gt = read_mot(gt_file)
+        clusters = read_clusters(smk.input.clusters[k])
         truths[video] = evaluate.VideoTruth(
             gt=gt,
             persons=read_persons(persons_file),
-            rows=tracks.rows,
-            identity_of=read_clusters(smk.input.clusters[k]).identity_of(),
+            rows=pieces.split_rows(tracks.rows, clusters.cuts),  # identities are made of pieces
+            identity_of=clusters.identity_of(),
             frames=evaluate.evaluation_frames(video, gt, gt_file, tracks.meta.vid_stride, tracks.meta.info.frame_count),
             ground_truth=gt_file,
             persons_file=persons_file,

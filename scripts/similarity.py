@@ -7,6 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  the workflow's own reidflow
 
 from reidflow import runtime, similarity
+from reidflow.formats.crops import read_crop_frames
 from reidflow.formats.features import read_features
 from reidflow.formats.similarity import write_similarity
 from reidflow.formats.tracks import read_tracks
@@ -25,9 +26,12 @@ def main(smk):
         tracks.rows,
         settings,
         features_file=smk.input.features,
+        crop_frames=read_crop_frames(smk.input.crops, features.track_ids),
     )
     write_similarity(smk.output.similarity, record)
     d = record.distribution
+    for cut in record.cuts:
+        log.info("track %d cut at frame %d (cosine %.3f): piece %d", cut.track, cut.frame, cut.cosine, cut.piece)
     log.info(
         "%d tracks, %d pairs >= %.2f; off-diagonal %s: mean %s, std %s",
         len(record.track_ids),

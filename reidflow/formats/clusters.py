@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reidflow.formats.base import build_record, read_json, write_json
+from reidflow.formats.similarity import Cut
 
-CLUSTERS_FORMAT_VERSION = 2
+CLUSTERS_FORMAT_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,8 @@ class Recommendation:
     """A pair above the recommend threshold left in different identities, and why.
 
     ``reason``: "cooccurrence_veto" (seen in the same frame at different places), "below_threshold" (the
-    linkage kept them apart)
-    or "split_by_person" (an override split them).
+    linkage kept them apart), "cut_at_switch" (the two pieces of a track cut at an identity switch, or
+    identities holding such pieces) or "split_by_person" (an override split them).
     """
 
     a: int
@@ -72,6 +73,8 @@ class Clusters:
                seen with some track of the other (the co-occurrence veto): what stage people keeps apart
     overrides  the person's decisions applied for this video: {"merge": [[a, b], ...], "split": [[a, b], ...]}
                and, when the video has any, "ignore": [track, ...] (reidflow.overrides)
+    cuts       tracks cut at identity switches (similarity.json's ``cuts``): track ids in this file are pieces
+               (reidflow.pieces), which every reader of tracks.npz, final_crops.h5 or features.h5 applies
     """
 
     video: str
@@ -82,6 +85,7 @@ class Clusters:
     recommendations: list[Recommendation]
     flagged: list[Flagged] = field(default_factory=list)
     apart: list[list[int]] = field(default_factory=list)
+    cuts: list[Cut] = field(default_factory=list)
     format_version: int = CLUSTERS_FORMAT_VERSION
 
     def identity_of(self) -> dict[int, int]:
@@ -104,6 +108,7 @@ def read_clusters(path: str | os.PathLike) -> Clusters:
                 "merges": [Merge(**m) for m in raw["merges"]],
                 "recommendations": [Recommendation(**r) for r in raw["recommendations"]],
                 "flagged": [Flagged(**f) for f in raw["flagged"]],
+                "cuts": [Cut(**c) for c in raw["cuts"]],
             }
         ),
     )

@@ -169,3 +169,16 @@ class CropsReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def read_crop_frames(path: str | os.PathLike, track_ids: list[int] | None = None) -> list[np.ndarray]:
+    """The frame of each crop of each track (``track_ids``: the file's own order when None), without images.
+
+    A track that the file lacks is an error naming the file.
+    """
+    with CropsReader(path) as reader:
+        ids = reader.track_ids if track_ids is None else [int(t) for t in track_ids]
+        missing = sorted(set(ids) - set(reader.track_ids))
+        if missing:
+            raise FormatError(f"{path}: no crops of track(s) {', '.join(map(str, missing[:10]))}; {REBUILD}")
+        return [reader.read(t, images=False).frames for t in ids]

@@ -2,7 +2,7 @@
 
 ``identities.npz``, one row per tracked detection of the video (as tracks.npz, sorted by frame):
     frames        int64  (N,)   0-based frame index
-    track_ids     int64  (N,)   the tracker's id
+    track_ids     int64  (N,)   the tracker's id, or where a track was cut at an identity switch its piece's (clusters.json cuts)
     identity_ids  int64  (N,)   the identity of clusters.json holding the track; -1 for a track in none,
                                 and for the lower-scoring of two boxes of one identity in one frame
     boxes         float32 (N,4) x1, y1, x2, y2

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from reidflow.formats.base import build_record, read_json, write_json
 
-SIMILARITY_FORMAT_VERSION = 1
+SIMILARITY_FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,16 @@ class SimilarPair:
     b: int
     similarity: float
     cooccurrence: int
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A track cut at an identity switch (reidflow.pieces): from ``frame`` on, its detections are ``piece``."""
+
+    track: int  # the tracker's id
+    frame: int  # first frame (0-based) of the later piece
+    piece: int  # the later piece's id, above every tracker id of the video
+    cosine: float  # of the two sides' mean crop features (the cut is made below similarity.split_below)
 
 
 @dataclass(frozen=True)
@@ -39,8 +49,11 @@ class Similarity:
     """``similarity.json``: track × track similarity aggregated over all crop pairs.
 
     matrix        (N, N) float, symmetric; cooccurrence (N, N) int frames where both tracks are present
+    track_ids     pieces: the tracker's ids, and a new id for each later piece of a track cut at an identity
+                  switch (``cuts``, reidflow.pieces); crops and features of a piece are those of its frames
     pairs         pairs with similarity >= threshold, most similar first
     params        the aggregation's own knobs (e.g. ``topk``)
+    cuts          the tracks cut at identity switches, by track and frame
     """
 
     video: str
@@ -52,6 +65,7 @@ class Similarity:
     cooccurrence: np.ndarray
     pairs: list[SimilarPair]
     distribution: Distribution
+    cuts: list[Cut] = field(default_factory=list)
     format_version: int = SIMILARITY_FORMAT_VERSION
 
 
@@ -71,6 +85,7 @@ def read_similarity(path: str | os.PathLike) -> Similarity:
                 "cooccurrence": np.asarray(raw["cooccurrence"], dtype=np.int64).reshape(n, n),
                 "pairs": [SimilarPair(**p) for p in raw["pairs"]],
                 "distribution": Distribution(**raw["distribution"]),
+                "cuts": [Cut(**c) for c in raw["cuts"]],
             }
         )
 

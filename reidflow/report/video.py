@@ -7,21 +7,22 @@ track, writes the WebPs, then the page.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from reidflow import ReidflowError
+from reidflow import ReidflowError, pieces
 from reidflow.files import atomic_output
 from reidflow.formats.base import REBUILD
 from reidflow.formats.clusters import Clusters
-from reidflow.formats.crops import CropsReader
 from reidflow.formats.evaluation import Evaluation
 from reidflow.formats.features import FeaturesMeta
-from reidflow.formats.similarity import Similarity
-from reidflow.formats.tracks import Tracks, VideoInfo
+from reidflow.formats.similarity import Cut, Similarity
+from reidflow.formats.tracks import TrackRows, Tracks, VideoInfo
+from reidflow.piece_crops import PieceCrops
 from reidflow.report.heatmap import (
     PALETTE,
     SCALE_MAX,
@@ -43,6 +44,7 @@ REASONS = {
     "cooccurrence_veto": "seen in the same frame at different places (co-occurrence veto)",
     "below_threshold": "below the merge threshold of the linkage",
     "split_by_person": "split by a person's override",
+    "cut_at_switch": "the two sides of a track cut where its appearance switches",
 }
 NONPERSON = {  # reidflow.spacetime.nonperson_reasons
     "static": "barely moves",
@@ -77,6 +79,7 @@ class TrackCard:
     mean_quality: float
     width: int  # of the WebP, px
     height: int
+    cut: str = ""  # where the track was cut at an identity switch, for a piece of a cut track
 
     @property
     def webp(self) -> str:
@@ -85,6 +88,26 @@ class TrackCard:
     @property
     def thumbnail(self) -> str:
         return f"webp/{self.track_id}_best.webp"
+
+
+def track_extents(rows: TrackRows) -> dict[int, tuple[int, int, int]]:
+    """Per track (or piece): first frame, last frame, detections."""
+    ids, inverse, counts = np.unique(rows.track_ids, return_inverse=True, return_counts=True)
+    first = np.full(len(ids), np.iinfo(np.int64).max)
+    last = np.full(len(ids), -1)
+    np.minimum.at(first, inverse, rows.frames)
+    np.maximum.at(last, inverse, rows.frames)
+    return {int(t): (int(a), int(b), int(c)) for t, a, b, c in zip(ids, first, last, counts)}
+
+
+def cut_notes(cuts: Sequence[Cut]) -> dict[int, str]:
+    """What a card says about a piece of a track cut at an identity switch: from which track, where."""
+    notes: dict[int, str] = {}
+    for cut in sorted(cuts, key=lambda c: (c.track, c.frame)):
+        here = f"cut at frame {cut.frame}: later frames are track {cut.piece}"
+        notes[cut.track] = f"{notes[cut.track]}; {here}" if cut.track in notes else here
+        notes[cut.piece] = f"cut from track {cut.track} at frame {cut.frame} (sides {cut.cosine:.2f} alike)"
+    return notes
 
 
 def identity_hue(position: int) -> int:
@@ -185,7 +208,8 @@ def video_context(records: VideoRecords, cards: dict[int, TrackCard], crops_meta
         "info": info,
         "truncation": truncation_warning(info),
         "tracks_found": len(tracks.track_ids),
-        "tracks_kept": len(cards),
+        "tracks_kept": len(cards) - len(clusters.cuts),  # cards show pieces: one more per cut
+        "tracks_cut": len({c.track for c in clusters.cuts}),
         "detections": len(tracks.rows),
         "meta": tracks.meta,
         "crops_meta": crops_meta,
@@ -261,10 +285,12 @@ def write_video_report(
     webp_dir = Path(webp_dir)
     webp_dir.mkdir(parents=True, exist_ok=True)
     cards: dict[int, TrackCard] = {}
-    with CropsReader(crops_path) as reader:
+    cuts = records.clusters.cuts
+    extent = track_extents(pieces.split_rows(records.tracks.rows, cuts))
+    notes = cut_notes(cuts)
+    with PieceCrops(crops_path, cuts) as reader:
         check_consistent(records, reader.track_ids, names)
-        for person in reader.persons:
-            track_id = int(person["track_id"])
+        for track_id in reader.track_ids:
             crops = reader.read(track_id)  # one track's images in memory at a time
             if crops.crops is None or len(crops.crops) == 0:
                 raise ReportError(f"{crops_path}: track {track_id} has no crops; {REBUILD}")
@@ -272,15 +298,17 @@ def write_video_report(
             best = int(np.argmin(crops.metrics["rank"]))
             (webp_dir / f"{track_id}_best.webp").write_bytes(still_webp(crops.crops[best], settings))
             h, w = crops.crops.shape[1:3]
+            first_frame, last_frame, detections = extent[track_id]
             cards[track_id] = TrackCard(
                 track_id=track_id,
-                first_frame=int(person["first_frame"]),
-                last_frame=int(person["last_frame"]),
-                detections=int(person["detections"]),
+                first_frame=first_frame,
+                last_frame=last_frame,
+                detections=detections,
                 crops=len(crops.frames),
                 mean_quality=float(np.mean(crops.metrics["quality"])),
                 width=max(1, round(w * settings.webp_height / h)),
                 height=settings.webp_height,
+                cut=notes.get(track_id, ""),
             )
         crops_meta = reader.meta.params  # the crop settings used, resize and size included
     html = render_video(video_context(records, cards, crops_meta))

@@ -1,0 +1,59 @@
+"""final_crops.h5 read by pieces: the crops of tracks cut at identity switches (reidflow.pieces)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from reidflow.formats.crops import CropsReader, TrackCrops
+from reidflow.formats.similarity import Cut
+from reidflow.pieces import relabel
+
+
+class PieceCrops:
+    """A ``CropsReader`` that serves pieces: ``read(piece)`` gives the crops of that piece's frames.
+
+    ``track_ids``: pieces in the file's order of tracks (longest-seen first), a cut track's pieces in frame
+    order. Use as a context manager, like the reader it opens.
+    """
+
+    def __init__(self, path: Any, cuts: Sequence[Cut]):
+        self.path = path
+        self._cuts = list(cuts)
+        self._reader = CropsReader(path)
+
+    def __enter__(self) -> PieceCrops:
+        self._reader.__enter__()
+        self._frames = {t: self._reader.read(t, images=False).frames for t in self._reader.track_ids}
+        self._source: dict[int, int] = {}
+        self.track_ids: list[int] = []
+        for track, frames in self._frames.items():
+            for piece in dict.fromkeys(relabel(np.full(len(frames), track), frames, self._cuts).tolist()):
+                self._source[int(piece)] = track
+                self.track_ids.append(int(piece))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._reader.__exit__(*exc)
+
+    @property
+    def meta(self) -> Any:  # the file's CropsMeta
+        return self._reader.meta
+
+    def read(self, piece: int, images: bool = True) -> TrackCrops:
+        """The piece's crops, frames, boxes and metrics (``rank`` as stored: within the whole track)."""
+        track = self._source[piece]
+        crops = self._reader.read(track, images=images)
+        keep = relabel(np.full(len(crops.frames), track), crops.frames, self._cuts) == piece
+        return TrackCrops(
+            piece,
+            crops.frames[keep],
+            crops.boxes[keep],
+            {name: values[keep] for name, values in crops.metrics.items()},
+            None if crops.crops is None else crops.crops[keep],
+        )
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.track_ids)
