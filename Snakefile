@@ -21,13 +21,15 @@ report: "rules/report/workflow.rst"
 
 
 # Nested --config values arrive as text (track='{conf: 0.3}' gives '0.3'): type them as the schema says.
-update_config(
-    config,
-    typed_cli_config(
-        workflow.config_settings.config,
-        yaml.safe_load((Path(workflow.basedir) / CONFIG_SCHEMA).read_text()),
-    ),
-)
+# (Only then is the schema read here: validate reads it anyway.)
+if workflow.config_settings.config:
+    update_config(
+        config,
+        typed_cli_config(
+            workflow.config_settings.config,
+            yaml.safe_load((Path(workflow.basedir) / CONFIG_SCHEMA).read_text()),
+        ),
+    )
 validate(config, CONFIG_SCHEMA)
 # What the schema cannot express (NaN/inf, tracker parameter ranges, crops.weights), before any job runs.
 check_config(config)

@@ -28,7 +28,8 @@ relabelled to its majority person: what perfect merging of them would give); and
     .venv/bin/python bench/identities.py [--frames 400] [--keep DIR]
 
 The tracker rows use each tracker's defaults with the given ``track_buffer`` (frames); BoT-SORT runs
-without ReID and without camera-motion compensation (the camera is static).
+without ReID and without camera-motion compensation (the camera is static). The last rows change the
+detector's input size (``track.imgsz``; the video is 768x576).
 """
 
 from __future__ import annotations
@@ -60,12 +61,15 @@ from reidflow.settings import ClusterSettings, SimilaritySettings  # noqa: E402
 
 DATA = SHARED / "data" / "pets09-s2l1"
 GT, PERSONS = DATA / "gt_frames1-400.txt", DATA / "persons_frames1-400.csv"
+# label -> (track.tracker, track.tracker_params, other track settings)
 TRACKERS = {
-    "bytetrack, buffer 30 (default)": ("bytetrack", {}),
-    "bytetrack, buffer 60": ("bytetrack", {"track_buffer": 60}),
-    "bytetrack, buffer 90": ("bytetrack", {"track_buffer": 90}),
-    "botsort, buffer 30": ("botsort", {"gmc_method": "none"}),
-    "botsort, buffer 60": ("botsort", {"gmc_method": "none", "track_buffer": 60}),
+    "bytetrack, buffer 30 (default)": ("bytetrack", {}, {}),
+    "bytetrack, buffer 60": ("bytetrack", {"track_buffer": 60}, {}),
+    "bytetrack, buffer 90": ("bytetrack", {"track_buffer": 90}, {}),
+    "botsort, buffer 30": ("botsort", {"gmc_method": "none"}, {}),
+    "botsort, buffer 60": ("botsort", {"gmc_method": "none", "track_buffer": 60}, {}),
+    "bytetrack, detector input 800 px": ("bytetrack", {}, {"imgsz": 800}),
+    "bytetrack, detector input 960 px": ("bytetrack", {}, {"imgsz": 960}),
 }
 DEFAULTS = ClusterSettings()
 # (cluster settings, whether tracks are cut at identity switches first)
@@ -79,15 +83,16 @@ CONFIGURATIONS = {
 }
 
 
-def run_until_similarity(root: Path, clip: Path, tracker: str, params: dict) -> Path:
+def run_until_similarity(root: Path, clip: Path, tracker: str, params: dict, track: dict) -> Path:
     """A project on ``clip`` with ``tracker``; returns its results/dev folder (tracks.npz, similarity.json)."""
     for part in WORKFLOW_PARTS:  # a kept project (--keep) takes today's workflow; its results stay
-        shutil.rmtree(root / part, ignore_errors=True) if (root / part).is_dir() else (root / part).unlink(
-            missing_ok=True
-        )
+        if (root / part).is_dir():
+            shutil.rmtree(root / part)
+        else:
+            (root / part).unlink(missing_ok=True)
     copy_workflow(root)
     config = repo_config(SHARED / "models")
-    config["track"].update(tracker=tracker, tracker_params=params)
+    config["track"].update(tracker=tracker, tracker_params=params, **track)
     (root / "config" / "config.yaml").write_text(yaml.safe_dump(config))
     (root / "config" / "videos.tsv").write_text(f"video\tpath\tgt\ndev\t{clip}\t{GT}\n")
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "results/dev/similarity.json"]
@@ -167,8 +172,8 @@ def main() -> None:
         print(f"person-level scores, frames 1-{args.frames}, {people} people; identities' detections (see docstring)")
         print(header)
         print("-" * len(header))
-        for k, (label, (tracker, params)) in enumerate(TRACKERS.items()):
-            results = run_until_similarity(root / f"tracker{k}", clip, tracker, params)
+        for k, (label, (tracker, params, track)) in enumerate(TRACKERS.items()):
+            results = run_until_similarity(root / f"tracker{k}", clip, tracker, params, track)
             configurations = CONFIGURATIONS if "default" in label else {"defaults": (DEFAULTS, True)}
             cut, uncut = read_similarity(results / "similarity.json"), uncut_similarity(results)
             for name, (settings, split) in configurations.items():

@@ -218,7 +218,7 @@ def build_clusters(
         dtype=np.int64,
     ).reshape(-1, 2)
     cannot_link[cut[:, 0], cut[:, 1]] = cannot_link[cut[:, 1], cut[:, 0]] = True
-    _check_forced_merges(similarity.video, ids, forced, cannot_link, seen_together, apart, overrides_file)
+    _check_forced_merges(similarity.video, ids, forced, cannot_link, seen_together, apart, cut, overrides_file)
 
     score = similarity.matrix
     flagged: list[Flagged] = []
@@ -297,8 +297,11 @@ def _check_override_ids(video: str, overrides: Overrides, index: dict[int, int],
         )
 
 
-def _check_forced_merges(video, ids, forced, cannot_link, seen_together, apart, overrides_file) -> None:
-    """A person's merges may join whole groups; none of them may hold two tracks that must stay apart."""
+def _check_forced_merges(video, ids, forced, cannot_link, seen_together, apart, cut, overrides_file) -> None:
+    """A person's merges may join whole groups; none of them may hold two tracks that must stay apart.
+
+    ``cut``: (C, 2) index pairs of pieces on the two sides of a cut that no merge names directly."""
+    cut_pairs = {frozenset(pair) for pair in cut.tolist()}
     group_of = joined_groups(forced)
     groups: dict[int, list[int]] = {}
     for i in sorted(group_of):
@@ -307,11 +310,12 @@ def _check_forced_merges(video, ids, forced, cannot_link, seen_together, apart, 
         a, b = np.nonzero(np.triu(cannot_link[np.ix_(group, group)], 1))
         if len(a):
             x, y = group[a[0]], group[b[0]]
-            reason = (
-                f"seen together at different places in {apart[x, y]} frame(s)"
-                if seen_together[x, y]
-                else "to be split by the same file"
-            )
+            if seen_together[x, y]:
+                reason = f"seen together at different places in {apart[x, y]} frame(s)"
+            elif frozenset((x, y)) in cut_pairs:
+                reason = "the two sides of a track cut at an identity switch (a merge of exactly these two joins them)"
+            else:
+                reason = "to be split by the same file"
             first, second = sorted((int(ids[x]), int(ids[y])))
             raise OverridesError(
                 f"{overrides_file}: video {video!r}: the merge pairs put tracks {first} and {second} into one "

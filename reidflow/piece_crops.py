@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import numpy as np
 
-from reidflow.formats.crops import CropsReader, TrackCrops
+from reidflow.formats.crops import CropsMeta, CropsReader, TrackCrops
 from reidflow.formats.similarity import Cut
 from reidflow.pieces import relabel
 
@@ -19,7 +19,7 @@ class PieceCrops:
     order. Use as a context manager, like the reader it opens.
     """
 
-    def __init__(self, path: Any, cuts: Sequence[Cut]):
+    def __init__(self, path: str | os.PathLike, cuts: Sequence[Cut]):
         self.path = path
         self._cuts = list(cuts)
         self._reader = CropsReader(path)
@@ -39,7 +39,7 @@ class PieceCrops:
         self._reader.__exit__(*exc)
 
     @property
-    def meta(self) -> Any:  # the file's CropsMeta
+    def meta(self) -> CropsMeta:
         return self._reader.meta
 
     def read(self, piece: int, images: bool = True) -> TrackCrops:

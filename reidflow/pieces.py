@@ -4,9 +4,10 @@ A tracker that follows one person and then, after two people cross, the other, m
 people, which no merging can repair. Stage ``similarity`` reads each track's crop features in frame order
 and cuts the track where they split into two groups that look like different people:
 
-    for every cut position k (at least ``min_crops`` crops on each side), the cosine of the mean features
-    of crops [0, k) and [k, K); the lowest one cuts the track when it is below ``below``, and each side is
-    searched again (binary segmentation, so a track can switch more than once).
+    for every run of crops [i, j) (it and the rest at least ``min_crops`` long), the cosine of the mean
+    features of the run and of the rest; the lowest one cuts the track at i and j when it is below
+    ``below`` (a run at an end: one switch; inside: a switch and a switch back), and each piece is searched
+    again, so a track can switch any number of times.
 
 The cut frame is the first frame of the later piece: halfway between the last crop before and the first
 crop after the cut (crops are kept every few frames, so the switch itself lies in that gap).
@@ -39,35 +40,46 @@ from reidflow.formats.similarity import Cut
 from reidflow.formats.tracks import TrackRows
 
 
-def best_cut(features: np.ndarray, min_crops: int) -> tuple[int, float] | None:
-    """(k, cosine) of the cut position k whose two sides' mean features are least alike; None when the
-    track has fewer than ``2 * min_crops`` crops. ``features``: (K, D) rows in frame order."""
+def best_segment(features: np.ndarray, min_crops: int) -> tuple[int, int, float] | None:
+    """(start, stop, cosine): the run of crops [start, stop) whose mean feature is least like the mean of the
+    others, every part at least ``min_crops`` long: a run at an end is one switch, a run inside a switch and
+    a switch back (A-B-A). None when no such split exists. ``features``: (K, D) rows in frame order."""
     x = np.asarray(features, dtype=np.float64)
     k_all = len(x)
     if min_crops < 1 or k_all < 2 * min_crops:
         return None
-    prefix = np.cumsum(x, axis=0)
-    positions = np.arange(min_crops, k_all - min_crops + 1)
-    left = prefix[positions - 1]
-    right = prefix[-1] - left
-    norms = np.linalg.norm(left, axis=1) * np.linalg.norm(right, axis=1)
-    cosine = np.einsum("ij,ij->i", left, right) / np.where(norms > 0, norms, 1.0)
+    prefix = np.vstack([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])
+    # where a run may start (0, or leaving min_crops before it) and stop (the end, or leaving min_crops after)
+    starts = np.array([0, *range(min_crops, k_all - min_crops + 1)])
+    stops = np.array([*range(min_crops, k_all - min_crops + 1), k_all])
+    start, stop = np.meshgrid(starts, stops, indexing="ij")
+    valid = (stop - start >= min_crops) & (k_all - (stop - start) >= min_crops)
+    start, stop = start[valid], stop[valid]
+    if not len(start):
+        return None
+    inside = prefix[stop] - prefix[start]
+    outside = prefix[-1] - inside
+    norms = np.linalg.norm(inside, axis=1) * np.linalg.norm(outside, axis=1)
+    cosine = np.einsum("ij,ij->i", inside, outside) / np.where(norms > 0, norms, 1.0)
     best = int(np.argmin(cosine))
-    return int(positions[best]), float(cosine[best])
+    return int(start[best]), int(stop[best]), float(cosine[best])
 
 
 def cut_positions(features: np.ndarray, below: float, min_crops: int) -> list[tuple[int, float]]:
-    """Crop positions (k, cosine) where a track splits into pieces, ascending: binary segmentation."""
+    """Crop positions (k, cosine) where a track splits into pieces, ascending: the parts found by
+    ``best_segment`` are searched again until none is below ``below``."""
     found: list[tuple[int, float]] = []
     stack = [(0, len(features))]
     while stack:
-        start, stop = stack.pop()
-        cut = best_cut(features[start:stop], min_crops)
-        if cut is None or not cut[1] < below:
+        lo, hi = stack.pop()
+        run = best_segment(features[lo:hi], min_crops)
+        if run is None or not run[2] < below:
             continue
-        k = start + cut[0]
-        found.append((k, cut[1]))
-        stack += [(start, k), (k, stop)]
+        start, stop = lo + run[0], lo + run[1]
+        cuts = [k for k in (start, stop) if lo < k < hi]
+        found += [(k, run[2]) for k in cuts]
+        edges = [lo, *cuts, hi]
+        stack += list(zip(edges[:-1], edges[1:]))
     return sorted(found)
 
 

@@ -38,13 +38,20 @@ def probe(path: str | Path) -> VideoInfo:
     """fps and size from the container, frame count as the container states it (it may be wrong)."""
     cap = _open(Path(path))
     try:
-        return _info(cap, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
+        return _info(cap, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), path)
     finally:
         cap.release()
 
 
-def _info(cap: cv2.VideoCapture, frame_count: int) -> VideoInfo:
-    fps = float(cap.get(cv2.CAP_PROP_FPS)) or 25.0
+# Assumed when a container states no frame rate: times, and the space-time evidence in seconds, use it.
+FALLBACK_FPS = 25.0
+
+
+def _info(cap: cv2.VideoCapture, frame_count: int, path: str | Path) -> VideoInfo:
+    fps = float(cap.get(cv2.CAP_PROP_FPS))
+    if not fps > 0:
+        log.warning("%s: the container states no frame rate; assuming %g fps", path, FALLBACK_FPS)
+        fps = FALLBACK_FPS
     return VideoInfo(
         fps=fps,
         width=int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
@@ -74,7 +81,7 @@ class FrameReader:
         self.wanted = None if wanted is None else frozenset(int(i) for i in wanted)
         self.stop = stop
         self._cap = _open(self.path)
-        self.info = _info(self._cap, int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)))
+        self.info = _info(self._cap, int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)), self.path)
         self.frames_read = 0
         self._stream_ended = False  # decoding stopped at the file's end (or a broken frame), not at stop/cancel
         self._queue: queue.Queue = queue.Queue(maxsize=prefetch)

@@ -1,6 +1,6 @@
 rule evaluate:
     input:
-        unpack(evaluation_truth),
+        **evaluation_inputs(),
         tracks="results/{video}/tracks.npz",
         clusters="results/{video}/clusters.json",
         code=library(

@@ -28,7 +28,7 @@ rule export_detector:
 rule track:
     input:
         **detector_inputs(),
-        video=video_file,
+        video=listed_video,
         code=library(
             "track",
             "trackers",

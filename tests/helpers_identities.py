@@ -32,3 +32,23 @@ def walker(track_ids, x0: float, frames: np.ndarray | None = None, score: float 
     x = x0 + 2.0 * frames
     boxes = np.c_[x, np.full_like(x, 100.0), x + 40, np.full_like(x, 220.0)]
     return TrackRows(frames, np.broadcast_to(track_ids, frames.shape), boxes, np.full(len(frames), score))
+
+
+def write_crops_of(path, video: str, rows: TrackRows, crop_counts: dict[int, int]) -> None:
+    """A final_crops.h5 for generated ``rows``: per track in ``crop_counts`` that many tiny grey crops, at
+    the track's first frames (what the similarity stage reads: the frame of each crop)."""
+    from reidflow.formats.crops import CROP_METRICS, PERSONS_DTYPE, CropsMeta, open_crops_writer
+
+    frames_of = {t: np.sort(rows.frames[rows.track_ids == t]) for t in crop_counts}
+    persons = np.array(
+        [(t, f[0], f[-1], len(f), crop_counts[t]) for t, f in frames_of.items()],
+        dtype=PERSONS_DTYPE,
+    )
+    meta = CropsMeta(video, f"{video}.avi", 10.0, int(rows.frames.max()) + 1, 8, 4, "stretch", {})
+    with open_crops_writer(path, meta, persons) as writer:
+        for t, k in crop_counts.items():
+            for slot in range(k):
+                writer.put_crop(t, slot, np.full((8, 4, 3), 128, dtype=np.uint8))
+            metrics = {name: np.ones(k, dtype=np.float32) for name in CROP_METRICS}
+            metrics["rank"] = np.arange(1, k + 1)
+            writer.put_track(t, frames_of[t][:k], np.tile([0, 0, 4, 8], (k, 1)), metrics)

@@ -1,18 +1,21 @@
 """Tracks cut at identity switches (reidflow.pieces): the cut itself on real ReID features of ground-truth
 crops, and every stage after it agreeing on the pieces."""
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
 
-from reidflow import features, pieces
+from reidflow import cluster, features, pieces, similarity
 from reidflow.appearance.network import build_embedder
 from reidflow.features import FeatureSettings
 from reidflow.formats.mot import read_mot
 from reidflow.formats.persons import read_persons
 from reidflow.formats.similarity import Cut
-from reidflow.formats.tracks import TrackRows
-from reidflow.settings import SimilaritySettings
+from reidflow.formats.tracks import TrackRows, VideoInfo
+from reidflow.overrides import Overrides, OverridesError
+from reidflow.settings import ClusterSettings, SimilaritySettings
 
 DEFAULTS = SimilaritySettings()
 STEP = 3  # crops are kept every few frames, as the crops stage keeps them
@@ -100,24 +103,26 @@ def test_a_track_of_one_person_is_not_cut(person_features):
 
 
 def test_two_switches_make_three_pieces_and_short_ends_stay():
-    """Binary segmentation finds both switches of A-B-C; a few odd crops at an end are not cut off.
-
-    Known limit: A-B-A with three equal parts is not cut (each side of any one cut holds some of A)."""
+    """A-B-C and A-B-A (a switch and a switch back) both become three pieces; a few odd crops at an end
+    (an occlusion) are not cut off."""
     rng = np.random.default_rng(0)
-    a, b = np.eye(8)[0], np.eye(8)[1]
+    a, b, c = np.eye(8)[0], np.eye(8)[1], np.eye(8)[2]
 
     def crops(direction, n):
         x = direction + 0.1 * rng.standard_normal((n, 8))
         return x / np.linalg.norm(x, axis=1, keepdims=True)
 
-    c = np.eye(8)[2]
-    x = np.concatenate([crops(a, 12), crops(b, 12), crops(c, 12)])
-    cuts = pieces.find_cuts([3], [x], [np.arange(36) * 2], 10, 0.65, 8)
-    assert [(c.track, c.frame, c.piece) for c in cuts] == [(3, 23, 10), (3, 47, 11)]
-    # 3 odd crops at the end (an occlusion) weigh too little in the last 8 to cut; with 3 as the minimum they are cut
+    for last in (c, a):
+        x = np.concatenate([crops(a, 12), crops(b, 12), crops(last, 12)])
+        cuts = pieces.find_cuts([3], [x], [np.arange(36) * 2], 10, 0.65, 8)
+        assert [(c.track, c.frame, c.piece) for c in cuts] == [(3, 23, 10), (3, 47, 11)]
+    # 3 odd crops at the end weigh too little in the last 8 to cut; with 3 as the minimum they are cut
     short_end = np.concatenate([crops(a, 30), crops(b, 3)])
     assert pieces.find_cuts([3], [short_end], [np.arange(33)], 10, 0.65, 8) == []
     assert [c.frame for c in pieces.find_cuts([3], [short_end], [np.arange(33)], 10, 0.65, 3)] == [30]
+    # nor are 3 odd crops inside
+    inside = np.concatenate([crops(a, 15), crops(b, 3), crops(a, 15)])
+    assert pieces.find_cuts([3], [inside], [np.arange(33)], 10, 0.65, 8) == []
 
 
 def test_pieces_relabel_rows_features_and_are_kept_apart():
@@ -133,3 +138,63 @@ def test_pieces_relabel_rows_features_and_are_kept_apart():
     assert list(split) == [3, 10, 11, 4]
     assert split[10].ravel().tolist() == [2.0, 3.0]
     assert pieces.adjacent_pieces(cuts) == [(3, 10), (10, 11)]
+
+
+def test_similarity_record_is_about_pieces_and_refuses_crops_that_do_not_fit_the_features():
+    rng = np.random.default_rng(1)
+    a, b = np.eye(8)[0] + 0.1 * rng.standard_normal((10, 8)), np.eye(8)[1] + 0.1 * rng.standard_normal((10, 8))
+    x = np.concatenate([a, b])
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    y = np.eye(8)[2][None].repeat(5, axis=0)
+    frames = np.arange(20)
+    rows = TrackRows(np.concatenate([frames, frames]), [4] * 20 + [9] * 20, np.zeros((40, 4)), np.ones(40))
+    record = similarity.build_similarity("v", [4, 9], [x, y], rows, DEFAULTS, "f.h5", [frames, frames[:5]])
+    assert [(c.track, c.frame, c.piece) for c in record.cuts] == [(4, 10, 10)]
+    assert record.track_ids == [4, 10, 9]
+    assert record.matrix[0, 1] < 0.2 and record.cooccurrence.tolist()[0] == [10, 0, 10]
+    with pytest.raises(similarity.SimilarityError, match=r"f\.h5: track\(s\) 9 have not one feature row per crop"):
+        similarity.build_similarity("v", [4, 9], [x, y], rows, DEFAULTS, "f.h5", [frames, frames[:4]])
+
+
+def cut_track_record():
+    """Track 4: 10 crops of look a, then 10 of look b (cosine 0.6: cut), walking on without a gap, so the
+    space-time continuation bonus (+0.1) would lift the two sides above the merge threshold; track 9 far off."""
+    a, b = np.eye(8)[0], 0.6 * np.eye(8)[0] + 0.8 * np.eye(8)[1]
+    x = np.concatenate([np.tile(a, (10, 1)), np.tile(b, (10, 1))])
+    frames = np.arange(20)
+    boxes = np.stack([100 + 2 * frames, np.full(20, 100), 150 + 2 * frames, np.full(20, 250)], axis=1)
+    far = boxes + [400, 0, 400, 0]
+    rows = TrackRows(np.concatenate([frames, frames]), [4] * 20 + [9] * 20, np.vstack([boxes, far]), np.ones(40))
+    settings = replace(DEFAULTS, split_min_crops=5)
+    record = similarity.build_similarity(
+        "v", [4, 9], [x, np.tile(np.eye(8)[2], (5, 1))], rows, settings, "f.h5", [frames, frames[:5]]
+    )
+    return record, rows
+
+
+def test_the_two_sides_of_a_cut_stay_apart_unless_a_person_merges_them():
+    record, rows = cut_track_record()
+    assert [(c.track, c.frame, c.piece) for c in record.cuts] == [(4, 10, 10)]
+    info = VideoInfo(fps=10.0, width=800, height=600, frame_count=20)
+    settings = ClusterSettings(recommend_threshold=0.5)
+    assert spacetime_score(record, rows, info, settings) > 1 - settings.distance_threshold  # would merge
+    clusters = cluster.build_clusters(record, rows, settings, info=info)
+    identity_of = clusters.identity_of()
+    assert identity_of[4] != identity_of[10] and clusters.cuts == record.cuts
+    (recommendation,) = [r for r in clusters.recommendations if {r.a, r.b} == {4, 10}]
+    assert recommendation.reason == "cut_at_switch"
+    merged = cluster.build_clusters(record, rows, settings, Overrides(merge=((4, 10),)), info=info)
+    assert merged.identity_of()[4] == merged.identity_of()[10]
+    with pytest.raises(OverridesError, match=r"tracks 4 and 10 .* two sides of a track cut at an identity switch"):
+        cluster.build_clusters(record, rows, settings, Overrides(merge=((4, 9), (9, 10))), info=info)
+
+
+def spacetime_score(record, rows, info, settings):
+    """The same-person score of pieces 4 and 10 (appearance plus space-time), as cluster computes it."""
+    from reidflow import spacetime
+
+    ids = np.asarray(record.track_ids)
+    evidence = spacetime.spacetime_evidence(
+        spacetime.summarise(pieces.split_rows(rows, record.cuts), ids, info), info.fps, settings
+    )
+    return record.matrix[0, 1] + evidence[0, 1]

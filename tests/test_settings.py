@@ -80,7 +80,7 @@ def test_every_script_builds_its_settings_from_its_stage_param():
                 assert f"{cls.__name__}.from_config(smk.params.{stage}" in text, script.name
 
 
-@pytest.mark.parametrize("module", ["settings", "backends", "ids"])
+@pytest.mark.parametrize("module", ["settings", "backends", "ids", "pieces"])
 def test_examples_of_the_light_modules_run(module):
     import doctest
     import importlib

@@ -93,3 +93,17 @@ def test_corrupt_weights_fail_clearly(tmp_path):
     bad.write_bytes(b"\x00" * 100)
     with pytest.raises(track.TrackError, match=str(bad)):
         track.TorchPersonDetector(bad, track.TrackSettings(), "cpu")
+
+
+def test_a_container_without_frame_rate_is_assumed_25_fps_and_says_so(caplog):
+    """Some containers state no frame rate (OpenCV reads 0): times and space-time evidence need one."""
+    from reidflow import video
+
+    class NoRate:  # what cv2.VideoCapture answers for such a file
+        def get(self, prop):
+            return {cv2.CAP_PROP_FPS: 0.0, cv2.CAP_PROP_FRAME_WIDTH: 64.0, cv2.CAP_PROP_FRAME_HEIGHT: 48.0}[prop]
+
+    with caplog.at_level("WARNING", logger="reidflow.video"):
+        info = video._info(NoRate(), 10, "odd.avi")
+    assert (info.fps, info.width, info.height, info.frame_count) == (25.0, 64, 48, 10)
+    assert "odd.avi: the container states no frame rate; assuming 25 fps" in caplog.text

@@ -1,8 +1,9 @@
-"""Rules similarity, cluster and evaluate through Snakemake, on generated tracks.npz and features.h5."""
+"""Rules similarity, cluster and evaluate through Snakemake, on generated tracks.npz, final_crops.h5 (the
+crops' frames) and features.h5."""
 
 import numpy as np
 import pytest
-from helpers_identities import views_of, walker
+from helpers_identities import views_of, walker, write_crops_of
 
 from reidflow.formats.clusters import read_clusters
 from reidflow.formats.evaluation import read_evaluation
@@ -27,6 +28,7 @@ def write_video(workdir, video, with_gt=True, features=None):
     person_a, person_b = rng.standard_normal((2, 64))
     if features is None:  # a track with one crop
         features = {3: views_of(rng, person_b, 12), 1: views_of(rng, person_a, 8), 2: views_of(rng, person_a, 1)}
+    write_crops_of(results / "final_crops.h5", video, rows, {t: len(f) for t, f in features.items()})
     fmeta = FeaturesMeta(video, "osnet_x0_25", "osnet_x0_25_msmt17.pth", "", 256, 128, 64)
     write_features(results / "features.h5", Features(fmeta, features))
     gt = ""
