@@ -13,7 +13,8 @@ module               entry points                                               
                      ``track_video``
 ``crops``            ``extract_crops``                                           ``CropSettings``
 ``features``         ``extract_features`` (models: ``appearance.load``)           ``FeatureSettings``
-``similarity``       ``build_similarity`` (``aggregate``, ``cooccurrence``)      ``SimilaritySettings``
+``similarity``       ``build_similarity`` (``aggregate``, ``cooccurrence``; cuts  ``SimilaritySettings``
+                     at identity switches: ``pieces.find_cuts``)
 ``cluster``          ``build_clusters`` (``agglomerate``; evidence:              ``ClusterSettings``
                      ``spacetime``)
 ``identities``       ``label_detections``                                        (``crops`` section)
@@ -34,6 +35,8 @@ Shared:
 - ``sheet.load_videos``, ``overrides.load_overrides``: the video sheet and a person's decisions;
 - ``trackers``: the trackers and the ``track.tracker_params`` they take (checked when the workflow is parsed);
 - ``ids``: ``locate`` track ids, ``pairs_at_or_above`` a threshold;
+- ``pieces``: tracks cut at identity switches, applied by every stage after similarity (``split_rows``,
+  ``split_features``; ``piece_crops.PieceCrops`` reads final_crops.h5 by pieces);
 - ``ReidflowError``: every error a user can fix; the subclass names the stage (``TrackError``, ...).
 """
 

@@ -263,7 +263,7 @@ def build_similarity(
         odd = [int(t) for t, f, x in zip(track_ids, crop_frames, features) if len(f) != len(x)]
         if odd:
             raise SimilarityError(
-                f"{features_file}: track(s) {', '.join(map(str, odd[:10]))} have not one feature row per crop; {REBUILD}"
+                f"{features_file}: track(s) {', '.join(map(str, odd[:10]))} have another number of feature rows than of crops; {REBUILD}"
             )
         first_piece = int(max(rows.track_ids.max(initial=0), max(track_ids, default=0))) + 1
         cuts = pieces.find_cuts(track_ids, features, crop_frames, first_piece, s.split_below, s.split_min_crops)

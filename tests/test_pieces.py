@@ -152,7 +152,9 @@ def test_similarity_record_is_about_pieces_and_refuses_crops_that_do_not_fit_the
     assert [(c.track, c.frame, c.piece) for c in record.cuts] == [(4, 10, 10)]
     assert record.track_ids == [4, 10, 9]
     assert record.matrix[0, 1] < 0.2 and record.cooccurrence.tolist()[0] == [10, 0, 10]
-    with pytest.raises(similarity.SimilarityError, match=r"f\.h5: track\(s\) 9 have not one feature row per crop"):
+    with pytest.raises(
+        similarity.SimilarityError, match=r"f\.h5: track\(s\) 9 have another number of feature rows than of crops"
+    ):
         similarity.build_similarity("v", [4, 9], [x, y], rows, DEFAULTS, "f.h5", [frames, frames[:4]])
 
 

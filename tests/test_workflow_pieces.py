@@ -1,11 +1,13 @@
 """Tracks cut at identity switches, through the whole workflow on the real vtest clip: every stage after
 similarity agrees on the pieces (a high ``similarity.split_below`` makes sure some tracks are cut)."""
 
+import copy
 import csv
+import shutil
 
 import numpy as np
 import pytest
-from conftest import Workdir, repo_config
+from conftest import Workdir
 
 from reidflow import pieces
 from reidflow.formats.clusters import read_clusters
@@ -19,13 +21,17 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def cut_run(tmp_path_factory, models_dir, vtest_clip, vtest_gt) -> Workdir:
-    config = repo_config(models_dir)
-    config["similarity"]["split_below"] = 0.9  # far above the default: cuts tracks of one person too
-    wd = Workdir(tmp_path_factory.mktemp("pieces_run"), config)
+def cut_run(tmp_path_factory, vtest_run) -> Workdir:
+    """A copy of the vtest run (times kept: tracking, crops and features stay done), then run again with a
+    ``similarity.split_below`` far above the default, which cuts tracks of one person too."""
+    root = tmp_path_factory.mktemp("pieces") / "run"
+    shutil.copytree(vtest_run.path, root, symlinks=True)
+    config = copy.deepcopy(vtest_run.config)
+    config["similarity"]["split_below"] = 0.9
+    wd = Workdir(root, config)
     wd.write_config()
-    wd.write_videos([("clip", vtest_clip, vtest_gt)])
-    wd.snakemake()
+    proc = wd.snakemake()
+    assert "rule track:" not in proc.stdout + proc.stderr  # only the stages the setting changes ran again
     return wd
 
 

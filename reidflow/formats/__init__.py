@@ -10,8 +10,8 @@ tracks.npz          track           ``formats.tracks``       one row per tracked
 tracks.txt          track (and gt)  ``formats.mot``          the same rows as MOTChallenge text
 final_crops.h5      crops           ``formats.crops``        kept crops per track, their metrics (Blosc)
 features.h5         features        ``formats.features``     one unit feature per crop
-similarity.json     similarity      ``formats.similarity``   track x track similarity, co-occurrence
-clusters.json       cluster         ``formats.clusters``     identities, merges, recommendations
+similarity.json     similarity      ``formats.similarity``   track x track similarity, co-occurrence, cuts
+clusters.json       cluster         ``formats.clusters``     identities, merges, recommendations, cuts
 evaluation.json     evaluate        ``formats.evaluation``   MOT scores before and after merging
 ==================  ==============  =======================  ============================================
 
