@@ -264,9 +264,15 @@ def build_clusters(
         ids, labels, steps, similarity.matrix, rows.frames[rows_found], rows_index, ordered, detections, out
     )
     identity_of = {track: identity.id for identity in identities for track in identity.members}
+    # different people, for the people stage too: seen together, or the two sides of a cut
     left, right = np.nonzero(np.triu(seen_together & ~out[:, None] & ~out[None, :], 1))
+    different = [*zip(left.tolist(), right.tolist()), *((i, j) for i, j in cut.tolist() if not out[i] and not out[j])]
     apart_identities = sorted(
-        {tuple(sorted((identity_of[int(ids[i])], identity_of[int(ids[j])]))) for i, j in zip(left, right)}
+        {
+            tuple(sorted((identity_of[int(ids[i])], identity_of[int(ids[j])])))
+            for i, j in different
+            if identity_of[int(ids[i])] != identity_of[int(ids[j])]
+        }
     )
     merges = [
         Merge(ordered(s.left), ordered(s.right), round(1.0 - s.distance, 6), "person" if s.forced else "clustering")

@@ -559,7 +559,7 @@ class VideoTruth:
 
     gt: TrackRows
     persons: Mapping[int, str]
-    rows: TrackRows
+    rows: TrackRows  # the video's detections by piece (pieces.split_rows with clusters.json's cuts)
     identity_of: Mapping[int, int]
     frames: np.ndarray
     ground_truth: str = ""
@@ -576,11 +576,12 @@ def evaluate_people(
     person its boxes show most often (``identity_persons``), then ``cross_video_links``.
 
     Examples:
-        >>> from reidflow import evaluate
+        >>> from reidflow import evaluate, pieces
         >>> from reidflow.formats.people import read_people
+        >>> rows_a, rows_b = pieces.split_rows(tracks_a.rows, clusters_a.cuts), pieces.split_rows(tracks_b.rows, clusters_b.cuts)
         >>> record = evaluate.evaluate_people(read_people("results/people/people.json").person_of(), {
-        ...     "a": evaluate.VideoTruth(gt_a, persons_a, tracks_a.rows, clusters_a.identity_of(), frames_a),
-        ...     "b": evaluate.VideoTruth(gt_b, persons_b, tracks_b.rows, clusters_b.identity_of(), frames_b)})
+        ...     "a": evaluate.VideoTruth(gt_a, persons_a, rows_a, clusters_a.identity_of(), frames_a),
+        ...     "b": evaluate.VideoTruth(gt_b, persons_b, rows_b, clusters_b.identity_of(), frames_b)})
         >>> record.links["precision"], record.links["recall"]
         (1.0, 1.0)
     """

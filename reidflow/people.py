@@ -316,9 +316,8 @@ def read_video(
             labels = pieces.relabel(np.full(len(c.frames), track_id), c.frames, cuts)
             for piece in dict.fromkeys(labels.tolist()):
                 m = labels == piece
-                kept[piece] = TrackCropFeatures(
-                    by_track[track_id][m], c.metrics["rank"][m], c.metrics["quality"][m], c.frames[m]
-                )
+                rank = pieces.piece_rank(c.metrics["rank"][m])
+                kept[piece] = TrackCropFeatures(by_track[track_id][m], rank, c.metrics["quality"][m], c.frames[m])
     for name, record_video in (("tracks", track_file.meta.video), ("clusters", clusters_record.video)):
         if record_video != video:
             raise PeopleError(

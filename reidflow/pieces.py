@@ -12,21 +12,23 @@ and cuts the track where they split into two groups that look like different peo
 The cut frame is the first frame of the later piece: halfway between the last crop before and the first
 crop after the cut (crops are kept every few frames, so the switch itself lies in that gap).
 
-A piece is a track id like any other: the first piece of a cut track keeps the tracker's id, each later
-piece gets a new id above every tracker id of the video (``Cut.piece``). The cuts travel in
-``similarity.json`` and ``clusters.json``; every stage that reads ``tracks.npz``, ``final_crops.h5`` or
-``features.h5`` after the cut applies them with ``split_rows``, ``split_features`` or ``reidflow.piece_crops.PieceCrops``, so
-that all stages agree on which boxes and crops belong to which piece. The two pieces on either side of a
-cut are never merged by clustering (the cut says they are two people); a person's merge may join them.
+A piece is a track id like any other: the first piece of a cut track keeps the tracker's id, its n-th
+later piece gets ``track + n * base``, base the power of ten above every tracker id of the video
+(``Cut.piece``). The cuts travel in ``similarity.json`` and ``clusters.json``; every stage that reads
+``tracks.npz``, ``final_crops.h5`` or ``features.h5`` after the cut applies them with ``split_rows``,
+``split_features`` or ``reidflow.piece_crops.PieceCrops``, so that all stages agree on which boxes and crops
+belong to which piece. The two pieces on either side of a cut are never merged by clustering, nor joined by
+the people stage (``clusters.json`` lists their identities as ``apart``); a person's merge may join them.
+A person's overrides that name a tracker id name its first piece only.
 
 Examples:
     >>> import numpy as np
     >>> from reidflow import pieces
     >>> left, right = np.eye(4, dtype=np.float32)[[0] * 10], np.eye(4, dtype=np.float32)[[1] * 10]
-    >>> cuts = pieces.find_cuts([7], [np.concatenate([left, right])], [np.arange(0, 40, 2)], first_piece=100,
-    ...                        below=0.65, min_crops=8)
+    >>> cuts = pieces.find_cuts([7], [np.concatenate([left, right])], [np.arange(0, 40, 2)],
+    ...                        base=pieces.piece_base(60), below=0.65, min_crops=8)
     >>> [(c.track, c.frame, c.piece) for c in cuts]
-    [(7, 19, 100)]
+    [(7, 19, 107)]
 """
 
 from __future__ import annotations
@@ -57,10 +59,16 @@ def best_segment(features: np.ndarray, min_crops: int) -> tuple[int, int, float]
     start, stop = start[valid], stop[valid]
     if not len(start):
         return None
-    inside = prefix[stop] - prefix[start]
-    outside = prefix[-1] - inside
-    norms = np.linalg.norm(inside, axis=1) * np.linalg.norm(outside, axis=1)
-    cosine = np.einsum("ij,ij->i", inside, outside) / np.where(norms > 0, norms, 1.0)
+    # inside = prefix[stop] - prefix[start], outside = total - inside: their dot products from the Gram
+    # matrix of the prefix sums, so memory stays O(K^2) whatever the feature size
+    gram = prefix @ prefix.T
+    with_total = gram[:, -1]
+    inside_sq = gram[stop, stop] - 2 * gram[start, stop] + gram[start, start]
+    inside_total = with_total[stop] - with_total[start]
+    inside_outside = inside_total - inside_sq
+    outside_sq = gram[-1, -1] - 2 * inside_total + inside_sq
+    norms = np.sqrt(np.clip(inside_sq, 0, None) * np.clip(outside_sq, 0, None))
+    cosine = inside_outside / np.where(norms > 0, norms, 1.0)
     best = int(np.argmin(cosine))
     return int(start[best]), int(stop[best]), float(cosine[best])
 
@@ -87,21 +95,34 @@ def find_cuts(
     track_ids: Sequence[int],
     features: Sequence[np.ndarray],
     crop_frames: Sequence[np.ndarray],
-    first_piece: int,
+    base: int,
     below: float,
     min_crops: int,
 ) -> list[Cut]:
     """The cuts of every track: ``features[i]`` (K, D) and ``crop_frames[i]`` (K,) belong to ``track_ids[i]``,
-    in frame order. New pieces are numbered from ``first_piece`` on, in order of track id and frame."""
+    in frame order. The n-th later piece of track t is ``t + n * base`` (``piece_base``): its id depends on
+    its own track's cuts only, so a cut elsewhere renumbers no piece a person's overrides may name."""
     cuts = []
-    piece = first_piece
     for track, x, frames in sorted(zip(track_ids, features, crop_frames), key=lambda t: int(t[0])):
         frames = np.asarray(frames, dtype=np.int64)
-        for k, cosine in cut_positions(np.asarray(x), below, min_crops):
+        for n, (k, cosine) in enumerate(cut_positions(np.asarray(x), below, min_crops), start=1):
             frame = (int(frames[k - 1]) + int(frames[k]) + 1) // 2
-            cuts.append(Cut(int(track), frame, piece, round(cosine, 6)))
-            piece += 1
+            cuts.append(Cut(int(track), frame, int(track) + n * base, round(cosine, 6)))
     return cuts
+
+
+def piece_base(largest_track_id: int) -> int:
+    """The power of ten above every tracker id of a video: pieces numbered with it stay readable (piece 1079
+    is track 79's first later piece when the ids stay below 1000) and never meet a tracker id."""
+    return 10 ** len(str(max(int(largest_track_id), 0)))
+
+
+def piece_rank(rank: np.ndarray) -> np.ndarray:
+    """Quality ranks (1 = best) of a piece's crops among themselves, from their ranks within the whole track."""
+    order = np.argsort(np.asarray(rank), kind="stable")
+    out = np.empty(len(order), dtype=np.int64)
+    out[order] = np.arange(1, len(order) + 1)
+    return out
 
 
 def relabel(track_ids: np.ndarray, frames: np.ndarray, cuts: Sequence[Cut]) -> np.ndarray:
@@ -147,8 +168,3 @@ def adjacent_pieces(cuts: Sequence[Cut]) -> list[tuple[int, int]]:
             pairs.append((before, cut.piece))
             before = cut.piece
     return pairs
-
-
-def origin(cuts: Sequence[Cut]) -> dict[int, tuple[int, int]]:
-    """Each later piece's (tracker id, first frame)."""
-    return {c.piece: (c.track, c.frame) for c in cuts}

@@ -265,8 +265,8 @@ def build_similarity(
             raise SimilarityError(
                 f"{features_file}: track(s) {', '.join(map(str, odd[:10]))} have another number of feature rows than of crops; {REBUILD}"
             )
-        first_piece = int(max(rows.track_ids.max(initial=0), max(track_ids, default=0))) + 1
-        cuts = pieces.find_cuts(track_ids, features, crop_frames, first_piece, s.split_below, s.split_min_crops)
+        base = pieces.piece_base(max(int(rows.track_ids.max(initial=0)), max(map(int, track_ids), default=0)))
+        cuts = pieces.find_cuts(track_ids, features, crop_frames, base, s.split_below, s.split_min_crops)
         if cuts:
             by_piece = pieces.split_features(
                 dict(zip(map(int, track_ids), features)), dict(zip(map(int, track_ids), crop_frames)), cuts

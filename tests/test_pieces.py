@@ -81,7 +81,12 @@ def test_a_track_made_of_two_peoples_crops_is_cut_where_the_second_begins(person
             mean_a, mean_b = x_a[-n:].mean(axis=0), x_b[:n].mean(axis=0)
             alike = float(mean_a @ mean_b / np.linalg.norm(mean_a) / np.linalg.norm(mean_b))
             cuts = pieces.find_cuts(
-                [5], [np.concatenate([x_a[-n:], x_b[:n]])], [frames], 50, DEFAULTS.split_below, DEFAULTS.split_min_crops
+                [5],
+                [np.concatenate([x_a[-n:], x_b[:n]])],
+                [frames],
+                100,
+                DEFAULTS.split_below,
+                DEFAULTS.split_min_crops,
             )
             pairs += 1
             if alike < DEFAULTS.split_below - 0.05:
@@ -90,7 +95,7 @@ def test_a_track_made_of_two_peoples_crops_is_cut_where_the_second_begins(person
             if cuts:
                 cut_pairs += 1
                 # one cut, halfway between the last crop of the first person and the first of the second
-                assert [(c.track, c.frame, c.piece) for c in cuts] == [(5, ((n - 1) * STEP + 100 + 1) // 2, 50)]
+                assert [(c.track, c.frame, c.piece) for c in cuts] == [(5, ((n - 1) * STEP + 100 + 1) // 2, 105)]
                 assert cuts[0].cosine < DEFAULTS.split_below
     print(f"{pairs} pairs of people, {clear_pairs} clearly different, {cut_pairs} cut")
     assert clear_pairs >= 10 and cut_pairs >= clear_pairs, (pairs, clear_pairs, cut_pairs)
@@ -115,7 +120,7 @@ def test_two_switches_make_three_pieces_and_short_ends_stay():
     for last in (c, a):
         x = np.concatenate([crops(a, 12), crops(b, 12), crops(last, 12)])
         cuts = pieces.find_cuts([3], [x], [np.arange(36) * 2], 10, 0.65, 8)
-        assert [(c.track, c.frame, c.piece) for c in cuts] == [(3, 23, 10), (3, 47, 11)]
+        assert [(c.track, c.frame, c.piece) for c in cuts] == [(3, 23, 13), (3, 47, 23)]
     # 3 odd crops at the end weigh too little in the last 8 to cut; with 3 as the minimum they are cut
     short_end = np.concatenate([crops(a, 30), crops(b, 3)])
     assert pieces.find_cuts([3], [short_end], [np.arange(33)], 10, 0.65, 8) == []
@@ -149,8 +154,8 @@ def test_similarity_record_is_about_pieces_and_refuses_crops_that_do_not_fit_the
     frames = np.arange(20)
     rows = TrackRows(np.concatenate([frames, frames]), [4] * 20 + [9] * 20, np.zeros((40, 4)), np.ones(40))
     record = similarity.build_similarity("v", [4, 9], [x, y], rows, DEFAULTS, "f.h5", [frames, frames[:5]])
-    assert [(c.track, c.frame, c.piece) for c in record.cuts] == [(4, 10, 10)]
-    assert record.track_ids == [4, 10, 9]
+    assert [(c.track, c.frame, c.piece) for c in record.cuts] == [(4, 10, 14)]  # ids below 10: base 10
+    assert record.track_ids == [4, 14, 9]
     assert record.matrix[0, 1] < 0.2 and record.cooccurrence.tolist()[0] == [10, 0, 10]
     with pytest.raises(
         similarity.SimilarityError, match=r"f\.h5: track\(s\) 9 have another number of feature rows than of crops"
@@ -176,23 +181,25 @@ def cut_track_record():
 
 def test_the_two_sides_of_a_cut_stay_apart_unless_a_person_merges_them():
     record, rows = cut_track_record()
-    assert [(c.track, c.frame, c.piece) for c in record.cuts] == [(4, 10, 10)]
+    assert [(c.track, c.frame, c.piece) for c in record.cuts] == [(4, 10, 14)]
     info = VideoInfo(fps=10.0, width=800, height=600, frame_count=20)
     settings = ClusterSettings(recommend_threshold=0.5)
     assert spacetime_score(record, rows, info, settings) > 1 - settings.distance_threshold  # would merge
     clusters = cluster.build_clusters(record, rows, settings, info=info)
     identity_of = clusters.identity_of()
-    assert identity_of[4] != identity_of[10] and clusters.cuts == record.cuts
-    (recommendation,) = [r for r in clusters.recommendations if {r.a, r.b} == {4, 10}]
+    assert identity_of[4] != identity_of[14] and clusters.cuts == record.cuts
+    (recommendation,) = [r for r in clusters.recommendations if {r.a, r.b} == {4, 14}]
     assert recommendation.reason == "cut_at_switch"
-    merged = cluster.build_clusters(record, rows, settings, Overrides(merge=((4, 10),)), info=info)
-    assert merged.identity_of()[4] == merged.identity_of()[10]
-    with pytest.raises(OverridesError, match=r"tracks 4 and 10 .* two sides of a track cut at an identity switch"):
-        cluster.build_clusters(record, rows, settings, Overrides(merge=((4, 9), (9, 10))), info=info)
+    # and the people stage keeps their identities apart too
+    assert sorted((identity_of[4], identity_of[14])) in clusters.apart
+    merged = cluster.build_clusters(record, rows, settings, Overrides(merge=((4, 14),)), info=info)
+    assert merged.identity_of()[4] == merged.identity_of()[14]
+    with pytest.raises(OverridesError, match=r"tracks 4 and 14 .* two sides of a track cut at an identity switch"):
+        cluster.build_clusters(record, rows, settings, Overrides(merge=((4, 9), (9, 14))), info=info)
 
 
 def spacetime_score(record, rows, info, settings):
-    """The same-person score of pieces 4 and 10 (appearance plus space-time), as cluster computes it."""
+    """The same-person score of pieces 4 and 14 (appearance plus space-time), as cluster computes it."""
     from reidflow import spacetime
 
     ids = np.asarray(record.track_ids)
@@ -200,3 +207,35 @@ def spacetime_score(record, rows, info, settings):
         spacetime.summarise(pieces.split_rows(rows, record.cuts), ids, info), info.fps, settings
     )
     return record.matrix[0, 1] + evidence[0, 1]
+
+
+def test_piece_ids_depend_on_their_own_track_only_and_the_search_is_exact():
+    """A cut of another track renumbers no piece (a person's overrides may name pieces); best_segment's
+    cosines from the Gram matrix equal the direct computation."""
+    rng = np.random.default_rng(2)
+    a, b = np.eye(8)[0], np.eye(8)[1]
+    switch = np.concatenate([a + 0.1 * rng.standard_normal((10, 8)), b + 0.1 * rng.standard_normal((10, 8))])
+    same = a + 0.1 * rng.standard_normal((20, 8))
+    frames = np.arange(20)
+    alone = pieces.find_cuts([7], [switch], [frames], 100, 0.65, 8)
+    beside = pieces.find_cuts([3, 7], [switch, switch], [frames, frames], 100, 0.65, 8)
+    assert [c.piece for c in alone] == [107] and [c.piece for c in beside] == [103, 107]
+    assert pieces.find_cuts([3, 7], [same, switch], [frames, frames], 100, 0.65, 8) == alone
+    assert [pieces.piece_base(n) for n in (0, 9, 10, 99, 105)] == [10, 10, 100, 100, 1000]
+    x = rng.standard_normal((23, 5))
+    start, stop, cosine = pieces.best_segment(x, 4)
+    direct = min(
+        (
+            float(
+                np.dot(x[i:j].sum(0), x.sum(0) - x[i:j].sum(0))
+                / np.linalg.norm(x[i:j].sum(0))
+                / np.linalg.norm(x.sum(0) - x[i:j].sum(0))
+            ),
+            i,
+            j,
+        )
+        for i in [0, *range(4, 20)]
+        for j in [*range(4, 20), 23]
+        if j - i >= 4 and 23 - (j - i) >= 4 and (i == 0 or i >= 4) and (j == 23 or 23 - j >= 4)
+    )
+    assert (start, stop) == direct[1:] and cosine == pytest.approx(direct[0])

@@ -1,7 +1,8 @@
 """What every file format shares: its error, the rebuild hint, and the codec of the JSON records.
 
 JSON records (similarity.json, clusters.json, evaluation.json): track ids are the tracker's ids within one
-video; matrices are lists of rows in ``track_ids`` order.
+video, and new ids for the later pieces of tracks cut at identity switches (``cuts``, reidflow.pieces);
+matrices are lists of rows in ``track_ids`` order.
 """
 
 from __future__ import annotations

@@ -70,7 +70,8 @@ class Clusters:
     params     the stage's settings (reidflow.settings.ClusterSettings)
     flagged    tracks kept out of identities as likely false detections, with why
     apart      identity id pairs [a, b] (a < b) that are different people because some track of one was
-               seen with some track of the other (the co-occurrence veto): what stage people keeps apart
+               seen with some track of the other (the co-occurrence veto), or they hold the two sides of a
+               track cut at an identity switch (``cuts``): what stage people keeps apart
     overrides  the person's decisions applied for this video: {"merge": [[a, b], ...], "split": [[a, b], ...]}
                and, when the video has any, "ignore": [track, ...] (reidflow.overrides)
     cuts       tracks cut at identity switches (similarity.json's ``cuts``): track ids in this file are pieces
