@@ -27,8 +27,8 @@ class Cut:
 
     track: int  # the tracker's id
     frame: int  # first frame (0-based) of the later piece
-    piece: int  # the later piece's id, above every tracker id of the video
-    cosine: float  # of the two sides' mean crop features (the cut is made below similarity.split_below)
+    piece: int  # the later piece's id: track + n * base, above every tracker id (reidflow.pieces.piece_base)
+    cosine: float  # of the mean crop features on the two sides (a cut is made below similarity.split_below)
 
 
 @dataclass(frozen=True)
