@@ -6,10 +6,13 @@ from dataclasses import replace
 import cv2
 import numpy as np
 import pytest
+from helpers_identities import write_crops_of
 
 from reidflow import cluster, features, pieces, similarity
 from reidflow.appearance.network import build_embedder
 from reidflow.features import FeatureSettings
+from reidflow.formats.base import FormatError
+from reidflow.formats.crops import read_crop_frames
 from reidflow.formats.mot import read_mot
 from reidflow.formats.persons import read_persons
 from reidflow.formats.similarity import Cut
@@ -239,3 +242,15 @@ def test_piece_ids_depend_on_their_own_track_only_and_the_search_is_exact():
         if j - i >= 4 and 23 - (j - i) >= 4 and (i == 0 or i >= 4) and (j == 23 or 23 - j >= 4)
     )
     assert (start, stop) == direct[1:] and cosine == pytest.approx(direct[0])
+
+
+def test_crop_frames_of_a_track_the_crops_file_lacks_name_the_file(tmp_path):
+    """features.h5 and final_crops.h5 out of step (one rebuilt, not the other): the similarity stage says which."""
+    rows = TrackRows(np.arange(10), [4] * 10, np.zeros((10, 4)), np.ones(10))
+    write_crops_of(tmp_path / "final_crops.h5", "v", rows, {4: 6})
+    (frames,) = read_crop_frames(tmp_path / "final_crops.h5", [4])
+    assert frames.tolist() == [0, 1, 2, 3, 4, 5]
+    with pytest.raises(
+        FormatError, match=r"final_crops\.h5: no crops of track\(s\) 9; delete it and run `snakemake` again"
+    ):
+        read_crop_frames(tmp_path / "final_crops.h5", [4, 9])
