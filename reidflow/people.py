@@ -37,11 +37,11 @@ import numpy as np
 from reidflow import ReidflowError, pieces
 from reidflow.formats.base import REBUILD
 from reidflow.formats.clusters import Clusters, read_clusters
-from reidflow.formats.crops import CropsReader
 from reidflow.formats.features import read_features
 from reidflow.formats.people import Appearance, Link, People, PeopleRecommendation, Person
 from reidflow.formats.tracks import TrackRows, read_tracks
 from reidflow.ids import joined_groups
+from reidflow.piece_crops import PieceCrops
 from reidflow.settings import PeopleSettings
 from reidflow.similarity import aggregate
 
@@ -308,16 +308,15 @@ def read_video(
     cuts = clusters_record.cuts
     by_track = read_features(features).by_track
     kept: dict[int, TrackCropFeatures] = {}
-    with CropsReader(crops) as reader:
-        for track_id in reader.track_ids:
+    with PieceCrops(crops, cuts) as reader:
+        for piece in reader.track_ids:
+            track_id, positions = reader.source(piece)
             if track_id not in by_track:
                 raise PeopleError(f"{features}: track {track_id} of {crops} has no features; {REBUILD}")
-            c = reader.read(track_id, images=False)
-            labels = pieces.relabel(np.full(len(c.frames), track_id), c.frames, cuts)
-            for piece in dict.fromkeys(labels.tolist()):
-                m = labels == piece
-                rank = pieces.piece_rank(c.metrics["rank"][m])
-                kept[piece] = TrackCropFeatures(by_track[track_id][m], rank, c.metrics["quality"][m], c.frames[m])
+            c = reader.read(piece, images=False)
+            kept[piece] = TrackCropFeatures(
+                by_track[track_id][positions], c.metrics["rank"], c.metrics["quality"], c.frames
+            )
     for name, record_video in (("tracks", track_file.meta.video), ("clusters", clusters_record.video)):
         if record_video != video:
             raise PeopleError(

@@ -9,7 +9,7 @@ import numpy as np
 
 from reidflow.formats.crops import CropsMeta, CropsReader, TrackCrops
 from reidflow.formats.similarity import Cut
-from reidflow.pieces import piece_rank, relabel
+from reidflow.pieces import piece_rank, track_pieces
 
 
 class PieceCrops:
@@ -21,19 +21,23 @@ class PieceCrops:
 
     def __init__(self, path: str | os.PathLike, cuts: Sequence[Cut]):
         self.path = path
-        self._cuts = list(cuts)
         self._reader = CropsReader(path)
-        self._source: dict[int, int] = {}  # piece -> the tracker's id
-        self.track_ids: list[int] = []
+        # piece -> the tracker's id and the positions of the piece's crops among the track's
+        self._pieces: dict[int, tuple[int, np.ndarray]] = {}
         try:
             for track in self._reader.track_ids:
                 frames = self._reader.read(track, images=False).frames
-                for piece in dict.fromkeys(relabel(np.full(len(frames), track), frames, self._cuts).tolist()):
-                    self._source[int(piece)] = track
-                    self.track_ids.append(int(piece))
+                for piece, positions in track_pieces(track, frames, cuts).items():
+                    self._pieces[piece] = (track, positions)
         except BaseException:
             self._reader.close()
             raise
+        self.track_ids = list(self._pieces)
+
+    def source(self, piece: int) -> tuple[int, np.ndarray]:
+        """The tracker's id of ``piece`` and the positions of its crops among that track's (e.g. the rows of
+        the track's matrix in features.h5)."""
+        return self._pieces[piece]
 
     def close(self) -> None:
         self._reader.close()
@@ -50,17 +54,16 @@ class PieceCrops:
 
     def read(self, piece: int, images: bool = True) -> TrackCrops:
         """The piece's crops, frames, boxes and metrics (``rank`` among the piece's own crops)."""
-        track = self._source[piece]
+        track, positions = self._pieces[piece]
         crops = self._reader.read(track, images=images)
-        keep = relabel(np.full(len(crops.frames), track), crops.frames, self._cuts) == piece
-        metrics = {name: values[keep] for name, values in crops.metrics.items()}
+        metrics = {name: values[positions] for name, values in crops.metrics.items()}
         metrics["rank"] = piece_rank(metrics["rank"])
         return TrackCrops(
             piece,
-            crops.frames[keep],
-            crops.boxes[keep],
+            crops.frames[positions],
+            crops.boxes[positions],
             metrics,
-            None if crops.crops is None else crops.crops[keep],
+            None if crops.crops is None else crops.crops[positions],
         )
 
     def __iter__(self) -> Iterator[int]:

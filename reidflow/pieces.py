@@ -146,13 +146,18 @@ def split_features(
     by_track: dict[int, np.ndarray], crop_frames: dict[int, np.ndarray], cuts: Sequence[Cut]
 ) -> dict[int, np.ndarray]:
     """Per piece its crops' feature rows, in the order of ``by_track`` (a cut track's pieces in frame order)."""
-    out: dict[int, np.ndarray] = {}
-    for track, x in by_track.items():
-        frames = np.asarray(crop_frames[track])
-        labels = relabel(np.full(len(frames), track), frames, cuts)
-        for piece in dict.fromkeys(labels.tolist()):
-            out[int(piece)] = x[labels == piece]
-    return out
+    return {
+        piece: x[positions]
+        for track, x in by_track.items()
+        for piece, positions in track_pieces(track, crop_frames[track], cuts).items()
+    }
+
+
+def track_pieces(track: int, frames: np.ndarray, cuts: Sequence[Cut]) -> dict[int, np.ndarray]:
+    """The pieces of one track's crops (or detections) at ``frames``: piece id -> their positions, in frame
+    order of the pieces (the track alone when it was not cut)."""
+    labels = relabel(np.full(len(frames), track), frames, cuts)
+    return {int(piece): np.flatnonzero(labels == piece) for piece in dict.fromkeys(labels.tolist())}
 
 
 def adjacent_pieces(cuts: Sequence[Cut]) -> list[tuple[int, int]]:

@@ -6,6 +6,7 @@ rule people:
         clusters=expand("results/{video}/clusters.json", video=VIDEOS),
         code=library(
             "people",
+            "piece_crops",
             "pieces",
             "similarity",
             "ids",
