@@ -102,11 +102,6 @@ def run_until_similarity(root: Path, clip: Path, tracker: str, params: dict, tra
     return root / "results" / "dev"
 
 
-def kept_rows(rows: TrackRows, tracks: set[int]) -> TrackRows:
-    keep = np.isin(rows.track_ids, sorted(tracks))
-    return TrackRows(rows.frames[keep], rows.track_ids[keep], rows.boxes[keep], rows.scores[keep])
-
-
 def uncut_similarity(results: Path) -> Similarity:
     """The similarity record of the run's tracks, none cut (the workflow's own settings otherwise)."""
     made = read_similarity(results / "similarity.json")
@@ -123,7 +118,7 @@ def score(
     tracks = read_tracks(results / "tracks.npz")
     record = cluster.build_clusters(records, tracks.rows, settings, info=tracks.meta.info)
     identity_of = record.identity_of()
-    rows = kept_rows(pieces.split_rows(tracks.rows, record.cuts), set(identity_of))
+    rows = evaluate.claimed_rows(pieces.split_rows(tracks.rows, record.cuts), record)
     merged = evaluate.mot_scores(person_gt, evaluate.relabel(rows, identity_of), 0.5, frames)
     hyp, truth = evaluate.matched_ids(person_gt, rows, 0.5, frames)
     person_of_track = evaluate.majority(hyp.tolist(), truth.tolist())

@@ -481,6 +481,16 @@ def evaluation_frames(
     return frames
 
 
+def claimed_rows(piece_rows: TrackRows, clusters: Clusters) -> TrackRows:
+    """The detections of the pieces in an identity (``piece_rows``: by piece, ``pieces.split_rows``): what
+    identities.txt delivers. Tracks in no identity (too short, flagged as not a person) are not claimed as
+    anybody, so they are not scored as people of their own."""
+    identity_of = clusters.identity_of()
+    keep = np.isin(piece_rows.track_ids, np.fromiter(identity_of, dtype=np.int64, count=len(identity_of)))
+    r = piece_rows
+    return TrackRows(r.frames[keep], r.track_ids[keep], r.boxes[keep], r.scores[keep])
+
+
 def evaluate_identities(
     video: str,
     gt: TrackRows,
@@ -525,13 +535,7 @@ def evaluate_identities(
     identity_of = clusters.identity_of()
     # identities are made of pieces: the tracks, cut where the similarity stage found an identity switch
     piece_rows = pieces.split_rows(rows, clusters.cuts)
-    # the identities as delivered (identities.txt): tracks in no identity (too short, flagged as not a
-    # person) are not claimed as anybody, so they are not scored as people of their own
-    kept = np.isin(piece_rows.track_ids, np.fromiter(identity_of, dtype=np.int64, count=len(identity_of)))
-    merged_rows = relabel(
-        TrackRows(piece_rows.frames[kept], piece_rows.track_ids[kept], piece_rows.boxes[kept], piece_rows.scores[kept]),
-        identity_of,
-    )
+    merged_rows = relabel(claimed_rows(piece_rows, clusters), identity_of)
     by_person: dict[str, Any] = {}
     if persons is not None:
         truth = person_ground_truth(gt, persons, persons_file)
