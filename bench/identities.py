@@ -9,21 +9,25 @@ each configuration below, adding one piece of evidence at a time:
     + space-time           continuation bonus / unreachable penalty (reidflow.spacetime)
     + duplicate-aware veto only co-occurrence at different places vetoes
     + non-person rejection tracks with two signs of a false detection are kept out
-    + splitting            tracks cut at identity switches (reidflow.pieces) before clustering (= the defaults)
+    + splitting            tracks cut at identity switches (reidflow.pieces) before clustering, and the
+                           crossing partners of a cut swapped with it (pieces.swap_cuts)
+    + gaps filled          identities' gaps of <= identities.fill_gaps frames filled with interpolated
+                           boxes, as identities.txt delivers them (reidflow.identities.gap_boxes; = the defaults)
     veto after 2 frames    the defaults, but one frame seen apart does not veto (a tracker's glitch?)
 
 The rows before "+ splitting" cluster a similarity record built in this process without cuts; the others
 the workflow's own similarity.json (the defaults cut).
 
 Scoring is **per person** (re-entries share one id): the identities' detections (tracks in an identity;
-flagged and too-short tracks are not claimed as people and left out) against the person-level ground
-truth. Columns: IDF1, HOTA, MOTA; identities (vs the people of the ground truth); wrong identities (an
-identity holding tracks of two or more people, each track counted as its majority person); flagged tracks
-(not a person); switched tracks (tracks whose boxes follow another person in over 10 % of their matched
-frames: an identity switch inside the tracker, which only splitting can repair; counted on pieces where tracks were
-cut); cuts (tracks cut at identity switches); the merge-only ceiling (the same kept tracks or pieces, each
-relabelled to its majority person: what perfect merging of them would give); and, for the raw tracks
-(every detection, one id per track, as the tracker made them), the same scores.
+flagged and too-short tracks are not claimed as people and left out) and, where a row fills gaps, their
+filled boxes, against the person-level ground truth. Columns: IDF1, HOTA, MOTA; identities (vs the people of
+the ground truth); wrong identities (an identity holding tracks of two or more people, each track counted
+as its majority person); flagged tracks (not a person); switched tracks (tracks whose boxes follow another
+person in over 10 % of their matched frames: an identity switch inside the tracker, which only splitting
+can repair; counted on pieces where tracks were cut); cuts (tracks cut at identity switches); the merge-only
+ceiling (the same kept tracks or pieces, each relabelled to its majority person, gaps filled as in the row:
+what perfect merging of them would give); and, for the raw tracks (every detection, one id per track, as
+the tracker made them), the same scores.
 
     .venv/bin/python bench/identities.py [--frames 400] [--keep DIR]
 
@@ -51,13 +55,13 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from conftest import SHARED, WORKFLOW_PARTS, copy_workflow, repo_config, write_clip  # noqa: E402
 
-from reidflow import cluster, evaluate, pieces, similarity  # noqa: E402
+from reidflow import cluster, evaluate, identities, pieces, similarity  # noqa: E402
 from reidflow.formats.features import read_features  # noqa: E402
 from reidflow.formats.mot import read_mot  # noqa: E402
 from reidflow.formats.persons import read_persons  # noqa: E402
 from reidflow.formats.similarity import Similarity, read_similarity  # noqa: E402
 from reidflow.formats.tracks import TrackRows, read_tracks  # noqa: E402
-from reidflow.settings import ClusterSettings, SimilaritySettings  # noqa: E402
+from reidflow.settings import ClusterSettings, IdentitiesSettings, SimilaritySettings  # noqa: E402
 
 DATA = SHARED / "data" / "pets09-s2l1"
 GT, PERSONS = DATA / "gt_frames1-400.txt", DATA / "persons_frames1-400.csv"
@@ -72,14 +76,17 @@ TRACKERS = {
     "bytetrack, detector input 960 px": ("bytetrack", {}, {"imgsz": 960}),
 }
 DEFAULTS = ClusterSettings()
-# (cluster settings, whether tracks are cut at identity switches first)
+FILL = IdentitiesSettings().fill_gaps
+# (cluster settings, whether tracks are cut at identity switches first, identities.fill_gaps)
 CONFIGURATIONS = {
-    "appearance only": (replace(DEFAULTS, spacetime=False, duplicate_overlap=1.01, nonperson=False), False),
-    "+ space-time": (replace(DEFAULTS, duplicate_overlap=1.01, nonperson=False), False),
-    "+ duplicate-aware veto": (replace(DEFAULTS, nonperson=False), False),
-    "+ non-person rejection": (DEFAULTS, False),
-    "+ splitting at identity switches (defaults)": (DEFAULTS, True),
-    "defaults, veto after 2 frames apart": (replace(DEFAULTS, cooccurrence_veto=2), True),
+    "appearance only": (replace(DEFAULTS, spacetime=False, duplicate_overlap=1.01, nonperson=False), False, 0),
+    "+ space-time": (replace(DEFAULTS, duplicate_overlap=1.01, nonperson=False), False, 0),
+    "+ duplicate-aware veto": (replace(DEFAULTS, nonperson=False), False, 0),
+    "+ non-person rejection": (DEFAULTS, False, 0),
+    "+ splitting at identity switches": (DEFAULTS, True, 0),
+    f"+ gaps of <= {FILL} frames filled (defaults)": (DEFAULTS, True, FILL),
+    "defaults, gaps of <= 20 frames filled": (DEFAULTS, True, 20),
+    "defaults, veto after 2 frames apart": (replace(DEFAULTS, cooccurrence_veto=2), True, FILL),
 }
 
 
@@ -113,13 +120,20 @@ def uncut_similarity(results: Path) -> Similarity:
 
 
 def score(
-    results: Path, settings: ClusterSettings, records: Similarity, person_gt: TrackRows, frames: np.ndarray
+    results: Path,
+    settings: ClusterSettings,
+    records: Similarity,
+    fill_gaps: int,
+    person_gt: TrackRows,
+    frames: np.ndarray,
 ) -> dict:
     tracks = read_tracks(results / "tracks.npz")
     record = cluster.build_clusters(records, tracks.rows, settings, info=tracks.meta.info)
     identity_of = record.identity_of()
     rows = evaluate.claimed_rows(pieces.split_rows(tracks.rows, record.cuts), record)
-    merged = evaluate.mot_scores(person_gt, evaluate.relabel(rows, identity_of), 0.5, frames)
+    delivered = evaluate.relabel(rows, identity_of)
+    delivered = TrackRows.concatenate([delivered, identities.gap_boxes(delivered, fill_gaps, tracks.meta.vid_stride)])
+    merged = evaluate.mot_scores(person_gt, delivered, 0.5, frames)
     hyp, truth = evaluate.matched_ids(person_gt, rows, 0.5, frames)
     person_of_track = evaluate.majority(hyp.tolist(), truth.tolist())
     people_in: dict[int, set[int]] = {}
@@ -129,7 +143,9 @@ def score(
     # tracks whose own boxes follow two people (a switch inside the tracker): what splitting would fix
     switched = sum(np.mean(truth[hyp == t] == person_of_track[t]) < 0.9 for t in person_of_track)
     ceiling_labels = {t: person_of_track.get(t, 10_000 + t) for t in identity_of}
-    ceiling = evaluate.mot_scores(person_gt, evaluate.relabel(rows, ceiling_labels), 0.5, frames)
+    best = evaluate.relabel(rows, ceiling_labels)
+    best = TrackRows.concatenate([best, identities.gap_boxes(best, fill_gaps, tracks.meta.vid_stride)])
+    ceiling = evaluate.mot_scores(person_gt, best, 0.5, frames)
     raw = evaluate.mot_scores(person_gt, tracks.rows, 0.5, frames)
     return {
         "idf1": merged.idf1,
@@ -169,10 +185,10 @@ def main() -> None:
         print("-" * len(header))
         for k, (label, (tracker, params, track)) in enumerate(TRACKERS.items()):
             results = run_until_similarity(root / f"tracker{k}", clip, tracker, params, track)
-            configurations = CONFIGURATIONS if "default" in label else {"defaults": (DEFAULTS, True)}
+            configurations = CONFIGURATIONS if "default" in label else {"defaults": (DEFAULTS, True, FILL)}
             cut, uncut = read_similarity(results / "similarity.json"), uncut_similarity(results)
-            for name, (settings, split) in configurations.items():
-                r = score(results, settings, cut if split else uncut, person_gt, frames)
+            for name, (settings, split, fill_gaps) in configurations.items():
+                r = score(results, settings, cut if split else uncut, fill_gaps, person_gt, frames)
                 print(
                     f"{label + ': ' + name:<72.72} {r['idf1']:6.3f} {r['hota']:6.3f} {r['mota']:6.3f} "
                     f"{r['identities']:4d} {r['wrong']:5d} {r['flagged']:4d} {r['switched']:6d} {r['cuts']:4d} "

@@ -2,7 +2,7 @@
 every person's box and label in a colour of their own.
 
 One decode pass (``reidflow.video.FrameReader``, in a background thread); each frame gets the boxes of
-``identities.npz`` drawn by OpenCV and goes straight to an H.264 encoder (PyAV's libx264, yuv420p, CRF 23):
+``identities.npz`` (its detections and the boxes filling short gaps, as identities.txt) drawn by OpenCV and goes straight to an H.264 encoder (PyAV's libx264, yuv420p, CRF 23):
 nothing but the frames in flight is held in memory. The label is the person's name where people.json has one,
 else the person id across videos ("P3"); the colour is a function of the person id alone, so a person keeps
 it in every video (person ids may change when ``people`` runs again, and colours with them). Detections of tracks in no identity (too short to be kept) are not drawn.
@@ -87,20 +87,19 @@ class PersonBoxes:
 
 
 def person_boxes(identities: IdentityRows, people: People, path: str = "people.json") -> PersonBoxes:
-    """The detections of ``identities`` that belong to an identity, each with its person's label and colour."""
+    """The boxes of ``identities`` that belong to an identity, as identities.txt holds them (the detections
+    and the boxes filling short gaps), each with its person's label and colour."""
     person_of = {a.identity: p for p in people.people for a in p.appearances if a.video == identities.video}
-    keep = identities.identity_ids >= 0
-    unknown = sorted(set(identities.identity_ids[keep].tolist()) - set(person_of))
+    rows = identities.delivered()  # by frame; the identity as track id
+    unknown = sorted(set(rows.track_ids.tolist()) - set(person_of))
     if unknown:
         raise AnnotateError(
             f"{path}: identities {unknown[:5]} of video {identities.video!r} are in no person; {REBUILD}"
         )
-    rows = identities.rows
-    order = np.argsort(rows.frames[keep], kind="stable")
-    ids = identities.identity_ids[keep][order].tolist()
+    ids = rows.track_ids.tolist()
     return PersonBoxes(
-        frames=np.asarray(rows.frames[keep][order], dtype=np.int64),
-        boxes=np.asarray(rows.boxes[keep][order], dtype=np.float32),
+        frames=np.asarray(rows.frames, dtype=np.int64),
+        boxes=np.asarray(rows.boxes, dtype=np.float32),
         labels=[person_label(person_of[i]) for i in ids],
         colours=[person_colour(person_of[i].id) for i in ids],
     )

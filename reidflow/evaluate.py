@@ -23,11 +23,11 @@ import motmetrics
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from reidflow import ReidflowError, pieces
+from reidflow import ReidflowError, identities, pieces
 from reidflow.formats.clusters import Clusters
 from reidflow.formats.evaluation import Evaluation, PeopleEvaluation
 from reidflow.formats.tracks import TrackRows
-from reidflow.settings import EvaluateSettings
+from reidflow.settings import EvaluateSettings, IdentitiesSettings
 
 # TrackEval's localisation thresholds: HOTA, DetA and AssA are the means over these 19 values.
 HOTA_ALPHAS = np.arange(0.05, 0.99, 0.05)
@@ -502,10 +502,12 @@ def evaluate_identities(
     frame_count: int | None = None,
     persons: Mapping[int, str] | None = None,
     persons_file: str = "",
+    fill: IdentitiesSettings = IdentitiesSettings(),
 ) -> Evaluation:
     """Scores of the raw tracks (every detection, the tracker's ids) and of the identities (the detections of
-    tracks in an identity, relabelled by it: what identities.txt holds), on ``evaluation_frames``; pairs
-    are pairs of pieces (tracks cut at identity switches: ``clusters.cuts``).
+    tracks in an identity, relabelled by it, and the boxes that fill their short gaps as ``fill`` says: what
+    identities.txt holds), on ``evaluation_frames``; pairs are pairs of pieces (tracks cut at identity
+    switches: ``clusters.cuts``).
 
     ``raw``/``merged`` score per trajectory (the ground truth's ids), ``pairs`` the identities' same-person
     decisions on track pairs against trajectories (``pair_scores``). With ``persons`` (``read_persons`` of
@@ -536,6 +538,7 @@ def evaluate_identities(
     # identities are made of pieces: the tracks, cut where the similarity stage found an identity switch
     piece_rows = pieces.split_rows(rows, clusters.cuts)
     merged_rows = relabel(claimed_rows(piece_rows, clusters), identity_of)
+    merged_rows = TrackRows.concatenate([merged_rows, identities.gap_boxes(merged_rows, fill.fill_gaps, vid_stride)])
     by_person: dict[str, Any] = {}
     if persons is not None:
         truth = person_ground_truth(gt, persons, persons_file)

@@ -1,12 +1,20 @@
 """Stage ``identities``: every detection of a video labelled with its identity, for the next tool.
 
+A detector misses a person for a few frames now and then (occluded, blurred), and the tracker or the merge
+of tracks bridges the gap: ``gap_boxes`` fills such short gaps of an identity (at most ``fill_gaps``
+frames) with boxes interpolated linearly between its boxes on either side, as trackers' offline
+post-processing does (ByteTrack's interpolation). They are delivered in identities.txt and scored by
+evaluate; ``identities.npz`` keeps them apart from the detections (``filled_*``).
+
 Examples:
     >>> from reidflow import identities
     >>> from reidflow.formats.clusters import read_clusters
     >>> from reidflow.formats.identities import write_identities
     >>> from reidflow.formats.tracks import read_tracks
+    >>> from reidflow.settings import IdentitiesSettings
     >>> record = identities.label_detections(
-    ...     read_tracks("results/v/tracks.npz"), read_clusters("results/v/clusters.json"), min_track_frames=5
+    ...     read_tracks("results/v/tracks.npz"), read_clusters("results/v/clusters.json"), min_track_frames=5,
+    ...     settings=IdentitiesSettings(fill_gaps=10),
     ... )  # doctest: +SKIP
     >>> write_identities("results/v/identities.npz", "results/v/identities.txt", record)  # doctest: +SKIP
 """
@@ -18,12 +26,16 @@ import numpy as np
 from reidflow import pieces
 from reidflow.formats.clusters import Clusters
 from reidflow.formats.identities import IdentityRows, Unassigned
-from reidflow.formats.tracks import Tracks
+from reidflow.formats.tracks import TrackRows, Tracks
 from reidflow.ids import label_rows
+from reidflow.settings import IdentitiesSettings
 
 
-def label_detections(tracks: Tracks, clusters: Clusters, min_track_frames: int) -> IdentityRows:
-    """Each row of ``tracks`` with the identity of its track (-1: none), and why a track has none.
+def label_detections(
+    tracks: Tracks, clusters: Clusters, min_track_frames: int, settings: IdentitiesSettings = IdentitiesSettings()
+) -> IdentityRows:
+    """Each row of ``tracks`` with the identity of its track (-1: none), why a track has none, and the boxes
+    that fill each identity's short gaps (``gap_boxes``).
 
     One box per identity and frame: where two tracks of one identity both have a box in a frame (one
     person detected twice, which the cluster stage allows when the boxes overlap), the lower-scoring box
@@ -50,4 +62,29 @@ def label_detections(tracks: Tracks, clusters: Clusters, min_track_frames: int) 
         else:
             reason = "too_short" if detections < min_track_frames else "not_clustered"
         unassigned.append(Unassigned(track, detections, reason))
-    return IdentityRows(tracks.meta.video, rows, identity_ids, unassigned)
+    record = IdentityRows(tracks.meta.video, rows, identity_ids, unassigned)
+    filled = gap_boxes(record.assigned(), settings.fill_gaps, tracks.meta.vid_stride)
+    return IdentityRows(tracks.meta.video, rows, identity_ids, unassigned, filled)
+
+
+def gap_boxes(rows: TrackRows, max_gap: int, stride: int = 1) -> TrackRows:
+    """Boxes for the frames an identity has none between two of its boxes with at most ``max_gap`` processed
+    frames missing between them: the corners interpolated linearly, score 0.
+
+    ``rows``: one box per identity and frame, the identity as track id (``IdentityRows.assigned``);
+    ``stride``: the track stage's vid_stride (only every stride-th frame was processed).
+    """
+    if max_gap < 1 or not len(rows):
+        return TrackRows.empty()
+    order = np.lexsort((rows.frames, rows.track_ids))
+    frames, ids = rows.frames[order], rows.track_ids[order]
+    boxes = rows.boxes[order].astype(np.float64)
+    steps = np.diff(frames) // stride
+    gaps = np.flatnonzero((ids[1:] == ids[:-1]) & (steps > 1) & (steps <= max_gap + 1))
+    parts = []
+    for i in gaps.tolist():
+        k = np.arange(1, steps[i])
+        w = (k / steps[i])[:, None]
+        box = (1 - w) * boxes[i] + w * boxes[i + 1]
+        parts.append(TrackRows(frames[i] + k * stride, np.full(len(k), ids[i]), box, np.zeros(len(k))))
+    return TrackRows.concatenate(parts)

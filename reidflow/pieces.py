@@ -12,6 +12,11 @@ and cuts the track where they split into two groups that look like different peo
 The cut frame is the first frame of the later piece: halfway between the last crop before and the first
 crop after the cut (crops are kept every few frames, so the switch itself lies in that gap).
 
+When two people cross, a tracker often swaps them: both tracks switch at one moment. The other track may end
+a few crops after the swap, too few to be cut on its own (``min_crops``); ``swap_cuts`` cuts it too, at the
+same frame, when its box touches the cut track's there and each of its sides looks more like the cut
+track's other side than like its own other side.
+
 A piece is a track id like any other: the first piece of a cut track keeps the tracker's id, its n-th
 later piece gets ``track + n * base``, base the power of ten above every tracker id of the video
 (``Cut.piece``). The cuts travel in ``similarity.json`` and ``clusters.json``; every stage that reads
@@ -109,6 +114,85 @@ def find_cuts(
             frame = (int(frames[k - 1]) + int(frames[k]) + 1) // 2
             cuts.append(Cut(int(track), frame, int(track) + n * base, round(cosine, 6)))
     return cuts
+
+
+# a cut frame lies between two crops, a few frames from the switch: a crossing partner's box touches the cut
+# track's within this many frames of it
+SWAP_FRAMES = 5
+
+
+def swap_cuts(
+    cuts: Sequence[Cut],
+    track_ids: Sequence[int],
+    features: Sequence[np.ndarray],
+    crop_frames: Sequence[np.ndarray],
+    rows: TrackRows,
+    base: int,
+    below: float,
+) -> list[Cut]:
+    """``cuts`` (of ``find_cuts``) and the cuts of their crossing partners, pieces numbered again per track.
+
+    For a cut of track A at frame f, a track B is cut at f too (``Cut.crossing`` = A) when all hold:
+    B's box overlaps A's in a frame within ``SWAP_FRAMES`` of f; B has crops on both sides of f (within its
+    own piece) and no cut of its own near f; its two sides' mean features are below ``below`` alike; and
+    each side of B is more like A's other side than like B's other side (the two people swapped tracks).
+    """
+    x_of = {int(t): np.asarray(x, dtype=np.float64) for t, x in zip(track_ids, features)}
+    frames_of = {int(t): np.asarray(f, dtype=np.int64) for t, f in zip(track_ids, crop_frames)}
+    frames_at = {int(t): [c.frame for c in cuts if c.track == t] for t in x_of}
+    added: list[Cut] = []
+    for cut in cuts:
+        near = np.abs(rows.frames - cut.frame) <= SWAP_FRAMES
+        window = TrackRows(rows.frames[near], rows.track_ids[near], rows.boxes[near], rows.scores[near])
+        a_before, a_after = _sides(x_of[cut.track], frames_of[cut.track], frames_at[cut.track], cut.frame)
+        for partner in np.unique(window.track_ids).tolist():
+            if partner == cut.track or partner not in x_of:
+                continue
+            if any(abs(f - cut.frame) <= SWAP_FRAMES for f in frames_at[partner]):
+                continue  # cut already, on its own or as another cut's partner
+            if not _touch(window, cut.track, partner):
+                continue
+            b_before, b_after = _sides(x_of[partner], frames_of[partner], frames_at[partner], cut.frame)
+            if b_before is None or b_after is None or a_before is None or a_after is None:
+                continue
+            own = _cos(b_before, b_after)
+            if own < below and _cos(b_after, a_before) > own and _cos(b_before, a_after) > own:
+                added.append(Cut(partner, cut.frame, partner, round(own, 6), crossing=cut.track))
+                frames_at[partner].append(cut.frame)
+    return _numbered([*cuts, *added], base)
+
+
+def _sides(x: np.ndarray, frames: np.ndarray, cut_frames: list[int], frame: int) -> tuple[np.ndarray | None, ...]:
+    """Mean features of a track's crops before and from ``frame`` within its piece there (None: no crop)."""
+    lo = max([f for f in cut_frames if f < frame], default=-1)
+    hi = min([f for f in cut_frames if f > frame], default=np.iinfo(np.int64).max)
+    before, after = (frames >= lo) & (frames < frame), (frames >= frame) & (frames < hi)
+    return tuple(x[k].mean(axis=0) if k.any() else None for k in (before, after))
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
+
+
+def _touch(rows: TrackRows, a: int, b: int) -> bool:
+    """Whether the boxes of tracks ``a`` and ``b`` overlap in a frame both have in ``rows``."""
+    in_a, in_b = rows.track_ids == a, rows.track_ids == b
+    shared, at_a, at_b = np.intersect1d(rows.frames[in_a], rows.frames[in_b], return_indices=True)
+    if not len(shared):
+        return False
+    box_a, box_b = rows.boxes[in_a][at_a], rows.boxes[in_b][at_b]
+    lo, hi = np.maximum(box_a[:, :2], box_b[:, :2]), np.minimum(box_a[:, 2:], box_b[:, 2:])
+    return bool(((hi - lo) > 0).all(axis=1).any())
+
+
+def _numbered(cuts: Sequence[Cut], base: int) -> list[Cut]:
+    """``cuts`` sorted by track and frame, the n-th later piece of track t numbered ``t + n * base``."""
+    out, n, last = [], 0, None
+    for cut in sorted(cuts, key=lambda c: (c.track, c.frame)):
+        n = n + 1 if cut.track == last else 1
+        last = cut.track
+        out.append(replace(cut, piece=cut.track + n * base))
+    return out
 
 
 def piece_base(largest_track_id: int) -> int:

@@ -169,6 +169,13 @@ class ClusterSettings(StageSettings):
 
 
 @dataclass(frozen=True)
+class IdentitiesSettings(StageSettings):
+    """Stage ``identities`` (and ``evaluate``, which scores what it delivers)."""
+
+    fill_gaps: int = 10  # frames an identity may miss between two boxes and get interpolated ones; 0: none
+
+
+@dataclass(frozen=True)
 class EvaluateSettings(StageSettings):
     """Stage ``evaluate``."""
 
@@ -205,6 +212,7 @@ STAGES: dict[str, type[StageSettings]] = {
     "features": FeatureSettings,
     "similarity": SimilaritySettings,
     "cluster": ClusterSettings,
+    "identities": IdentitiesSettings,
     "evaluate": EvaluateSettings,
     "report": ReportSettings,
     "people": PeopleSettings,

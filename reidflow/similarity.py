@@ -267,6 +267,7 @@ def build_similarity(
             )
         base = pieces.piece_base(max(int(rows.track_ids.max(initial=0)), max(map(int, track_ids), default=0)))
         cuts = pieces.find_cuts(track_ids, features, crop_frames, base, s.split_below, s.split_min_crops)
+        cuts = pieces.swap_cuts(cuts, track_ids, features, crop_frames, rows, base, s.split_below)
         if cuts:
             by_piece = pieces.split_features(
                 dict(zip(map(int, track_ids), features)), dict(zip(map(int, track_ids), crop_frames)), cuts

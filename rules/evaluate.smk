@@ -5,6 +5,9 @@ rule evaluate:
         clusters="results/{video}/clusters.json",
         code=library(
             "evaluate",
+            "identities",
+            "ids",
+            "formats/identities",
             "pieces",
             "formats/similarity",
             "settings",
@@ -29,6 +32,7 @@ rule evaluate:
         "../envs/similarity.yaml"
     params:
         evaluate=stage_params("evaluate"),
+        identities=stage_params("identities"),  # evaluate scores the identities as delivered
     script:
         "../scripts/evaluate.py"
 
@@ -44,6 +48,9 @@ rule evaluate_people:
         persons=[VIDEOS[v].persons for v in PEOPLE_TRUTH_VIDEOS],
         code=library(
             "evaluate",
+            "identities",
+            "ids",
+            "formats/identities",
             "pieces",
             "formats/similarity",
             "settings",

@@ -7,6 +7,7 @@ rule identities:
             "pieces",
             "formats/similarity",
             "ids",
+            "settings",
             "files",
             "formats/base",
             "formats/tracks",
@@ -24,5 +25,6 @@ rule identities:
     params:
         # why a track has no identity: crops keeps only tracks with this many detections
         min_track_frames=config["crops"]["min_track_frames"],
+        identities=stage_params("identities"),
     script:
         "../scripts/identities.py"

@@ -254,3 +254,44 @@ def test_crop_frames_of_a_track_the_crops_file_lacks_name_the_file(tmp_path):
         FormatError, match=r"final_crops\.h5: no crops of track\(s\) 9; delete it and run `snakemake` again"
     ):
         read_crop_frames(tmp_path / "final_crops.h5", [4, 9])
+
+
+def test_the_crossing_partner_of_a_cut_is_cut_where_the_two_people_swapped(person_features, person_of):
+    """Two people cross and the tracker swaps them: track 1 follows a then b, track 2 follows b, then a for
+    3 crops before it ends: too few to cut on its own, but its box crosses track 1 at the cut and its two
+    sides look like track 1's other sides, so it is cut too. Not when it never comes near, nor when its
+    last crops are still b."""
+    long = sorted(person_features, key=lambda t: -len(person_features[t][1]))
+    a = long[0]
+    b = min(
+        (t for t in long[1:] if person_of[t] != person_of[a]),
+        key=lambda t: float(person_features[a][1].mean(axis=0) @ person_features[t][1].mean(axis=0)),
+    )
+    x_a, x_b = person_features[a][1], person_features[b][1]
+    assert len(x_a) >= 23 and len(x_b) >= 43, "the two people need enough crops"
+    before, after = np.arange(20) * STEP, 60 + np.arange(20) * STEP
+    track_1 = (np.concatenate([x_a[-20:], x_b[:20]]), np.concatenate([before, after]))
+    swapped_2 = (np.concatenate([x_b[20:40], x_a[-23:-20]]), np.concatenate([before, 60 + np.arange(3) * STEP]))
+    still_2 = (x_b[20:43], swapped_2[1])
+
+    def boxes(track, x):  # person-sized boxes at x (one per frame)
+        return TrackRows(
+            np.arange(len(x)), np.full(len(x), track), np.c_[x, x * 0 + 100, x + 40, x * 0 + 220], np.ones(len(x))
+        )
+
+    crossing = TrackRows.concatenate(
+        [boxes(1, 100.0 + 2 * np.arange(120)), boxes(2, 336.0 - 2 * np.arange(70))]  # they meet at frame 59
+    )
+    apart = TrackRows.concatenate([boxes(1, 100.0 + 2 * np.arange(120)), boxes(2, 700.0 + 0 * np.arange(70))])
+
+    def cuts(two, rows):
+        ids, x, frames = [1, 2], [track_1[0], two[0]], [track_1[1], two[1]]
+        found = pieces.find_cuts(ids, x, frames, 10, DEFAULTS.split_below, DEFAULTS.split_min_crops)
+        assert [(c.track, c.crossing) for c in found] == [(1, None)], "track 2 alone has too few crops to cut"
+        return pieces.swap_cuts(found, ids, x, frames, rows, 10, DEFAULTS.split_below)
+
+    swapped = cuts(swapped_2, crossing)
+    assert [(c.track, c.frame, c.piece, c.crossing) for c in swapped] == [(1, 59, 11, None), (2, 59, 12, 1)]
+    assert swapped[1].cosine < DEFAULTS.split_below
+    assert [c.track for c in cuts(swapped_2, apart)] == [1], "it never came near track 1"
+    assert [c.track for c in cuts(still_2, crossing)] == [1], "its last crops are still b"

@@ -9,7 +9,10 @@
     scores        float32 (N,)
     meta          0-d str       JSON: format_version, video, unassigned (one entry per track in no identity:
                                 track, detections, reason)
-``identities.txt``: the rows with an identity in MOTChallenge format, the identity as the id (1-based frames).
+    filled_frames, filled_identity_ids, filled_boxes   (M,), (M,), (M,4)
+                                boxes of no detection: an identity's short gaps filled in (identities.fill_gaps)
+``identities.txt``: the rows with an identity and the filled boxes in MOTChallenge format, the identity as the
+id (1-based frames; a filled box has confidence 0).
 
 Only this video's files are read: a person id across videos is in results/people/people.json (key
 ``<video>:<identity>``), so adding a video rewrites no video's identities.
@@ -20,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +32,7 @@ from reidflow.formats.base import REBUILD, FormatError
 from reidflow.formats.mot import write_mot
 from reidflow.formats.tracks import TrackRows, save_rows
 
-IDENTITIES_FORMAT_VERSION = 1
+IDENTITIES_FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,17 @@ class IdentityRows:
     rows: TrackRows
     identity_ids: np.ndarray
     unassigned: list[Unassigned]
+    filled: TrackRows = field(default_factory=TrackRows.empty)  # gap boxes, identity ids as track ids, score 0
 
     def assigned(self) -> TrackRows:
         """The rows with an identity, the identity id in place of the track id."""
         keep = self.identity_ids >= 0
         r = self.rows
         return TrackRows(r.frames[keep], self.identity_ids[keep], r.boxes[keep], r.scores[keep])
+
+    def delivered(self) -> TrackRows:
+        """What identities.txt holds: the assigned rows and the filled boxes, by frame."""
+        return TrackRows.concatenate([self.assigned(), self.filled]).sorted()
 
 
 def write_identities(npz: str | os.PathLike, txt: str | os.PathLike, record: IdentityRows) -> None:
@@ -62,15 +70,25 @@ def write_identities(npz: str | os.PathLike, txt: str | os.PathLike, record: Ide
         "video": record.video,
         "unassigned": [asdict(u) for u in record.unassigned],
     }
-    save_rows(npz, record.rows, meta, identity_ids=record.identity_ids)
-    write_mot(txt, record.assigned())
+    filled = record.filled
+    save_rows(
+        npz,
+        record.rows,
+        meta,
+        identity_ids=record.identity_ids,
+        filled_frames=filled.frames,
+        filled_identity_ids=filled.track_ids,
+        filled_boxes=filled.boxes,
+    )
+    write_mot(txt, record.delivered())
 
 
 def read_identities(path: str | os.PathLike) -> IdentityRows:
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in ("frames", "track_ids", "identity_ids", "boxes", "scores", "meta")}
+            names = ("frames", "track_ids", "identity_ids", "boxes", "scores", "meta")
+            arrays = {k: data[k] for k in (*names, "filled_frames", "filled_identity_ids", "filled_boxes")}
         meta = json.loads(str(arrays["meta"]))
         if meta.get("format_version") != IDENTITIES_FORMAT_VERSION:
             raise ValueError(
@@ -78,8 +96,12 @@ def read_identities(path: str | os.PathLike) -> IdentityRows:
             )
         unassigned = [Unassigned(**u) for u in meta["unassigned"]]
         rows = TrackRows(arrays["frames"], arrays["track_ids"], arrays["boxes"], arrays["scores"])
+        n_filled = len(arrays["filled_frames"])
+        filled = TrackRows(
+            arrays["filled_frames"], arrays["filled_identity_ids"], arrays["filled_boxes"], np.zeros(n_filled)
+        )
     except FileNotFoundError:
         raise FormatError(f"{path}: file not found; run the workflow's 'identities' rule to create it") from None
     except (KeyError, TypeError, ValueError, OSError, zipfile.BadZipFile) as err:
         raise FormatError(f"{path}: not a reidflow identities.npz file ({err}); {REBUILD}") from None
-    return IdentityRows(meta["video"], rows, arrays["identity_ids"].astype(np.int64), unassigned)
+    return IdentityRows(meta["video"], rows, arrays["identity_ids"].astype(np.int64), unassigned, filled)

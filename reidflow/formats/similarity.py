@@ -29,6 +29,7 @@ class Cut:
     frame: int  # first frame (0-based) of the later piece
     piece: int  # the later piece's id: track + n * base, above every tracker id (reidflow.pieces.piece_base)
     cosine: float  # of the mean crop features on the two sides (a cut is made below similarity.split_below)
+    crossing: int | None = None  # the track it swapped people with where they crossed (pieces.swap_cuts)
 
 
 @dataclass(frozen=True)

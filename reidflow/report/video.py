@@ -107,6 +107,8 @@ def cut_notes(cuts: Sequence[Cut]) -> dict[int, str]:
         here = f"cut at frame {cut.frame}: later frames are track {cut.piece}"
         notes[cut.track] = f"{notes[cut.track]}; {here}" if cut.track in notes else here
         notes[cut.piece] = f"cut from track {cut.track} at frame {cut.frame} (sides {cut.cosine:.2f} alike)"
+        if cut.crossing is not None:
+            notes[cut.piece] += f", where it swapped people with track {cut.crossing}"
     return notes
 
 
