@@ -12,7 +12,9 @@ each configuration below, adding one piece of evidence at a time:
     + splitting            tracks cut at identity switches (reidflow.pieces) before clustering, and the
                            crossing partners of a cut swapped with it (pieces.swap_cuts)
     + gaps filled          identities' gaps of <= identities.fill_gaps frames filled with interpolated
-                           boxes, as identities.txt delivers them (reidflow.identities.gap_boxes; = the defaults)
+                           boxes, as identities.txt delivers them (reidflow.identities.gap_boxes)
+    + hidden gaps filled   and gaps of <= identities.fill_hidden frames whose two boxes are away from the
+                           frame border (= the defaults)
     veto after 2 frames    the defaults, but one frame seen apart does not veto (a tracker's glitch?)
 
 The rows before "+ splitting" cluster a similarity record built in this process without cuts; the others
@@ -76,17 +78,20 @@ TRACKERS = {
     "bytetrack, detector input 960 px": ("bytetrack", {}, {"imgsz": 960}),
 }
 DEFAULTS = ClusterSettings()
-FILL = IdentitiesSettings().fill_gaps
-# (cluster settings, whether tracks are cut at identity switches first, identities.fill_gaps)
+FILLED, NO_FILL = IdentitiesSettings(), IdentitiesSettings(fill_gaps=0, fill_hidden=0)
+# (cluster settings, whether tracks are cut at identity switches first, how gaps are filled)
 CONFIGURATIONS = {
-    "appearance only": (replace(DEFAULTS, spacetime=False, duplicate_overlap=1.01, nonperson=False), False, 0),
-    "+ space-time": (replace(DEFAULTS, duplicate_overlap=1.01, nonperson=False), False, 0),
-    "+ duplicate-aware veto": (replace(DEFAULTS, nonperson=False), False, 0),
-    "+ non-person rejection": (DEFAULTS, False, 0),
-    "+ splitting at identity switches": (DEFAULTS, True, 0),
-    f"+ gaps of <= {FILL} frames filled (defaults)": (DEFAULTS, True, FILL),
-    "defaults, gaps of <= 20 frames filled": (DEFAULTS, True, 20),
-    "defaults, veto after 2 frames apart": (replace(DEFAULTS, cooccurrence_veto=2), True, FILL),
+    "appearance only": (replace(DEFAULTS, spacetime=False, duplicate_overlap=1.01, nonperson=False), False, NO_FILL),
+    "+ space-time": (replace(DEFAULTS, duplicate_overlap=1.01, nonperson=False), False, NO_FILL),
+    "+ duplicate-aware veto": (replace(DEFAULTS, nonperson=False), False, NO_FILL),
+    "+ non-person rejection": (DEFAULTS, False, NO_FILL),
+    "+ splitting at identity switches": (DEFAULTS, True, NO_FILL),
+    f"+ gaps of <= {FILLED.fill_gaps} frames filled": (DEFAULTS, True, replace(FILLED, fill_hidden=0)),
+    f"+ hidden gaps of <= {FILLED.fill_hidden} frames filled (defaults)": (DEFAULTS, True, FILLED),
+    "defaults, gaps of <= 20 frames filled": (DEFAULTS, True, replace(FILLED, fill_gaps=20)),
+    "defaults, hidden gaps of <= 50 frames filled": (DEFAULTS, True, replace(FILLED, fill_hidden=50)),
+    "defaults, hidden gaps of any length filled": (DEFAULTS, True, replace(FILLED, fill_hidden=1_000_000)),
+    "defaults, veto after 2 frames apart": (replace(DEFAULTS, cooccurrence_veto=2), True, FILLED),
 }
 
 
@@ -123,7 +128,7 @@ def score(
     results: Path,
     settings: ClusterSettings,
     records: Similarity,
-    fill_gaps: int,
+    fill: IdentitiesSettings,
     person_gt: TrackRows,
     frames: np.ndarray,
 ) -> dict:
@@ -132,7 +137,8 @@ def score(
     identity_of = record.identity_of()
     rows = evaluate.claimed_rows(pieces.split_rows(tracks.rows, record.cuts), record)
     delivered = evaluate.relabel(rows, identity_of)
-    delivered = TrackRows.concatenate([delivered, identities.gap_boxes(delivered, fill_gaps, tracks.meta.vid_stride)])
+    info, stride = tracks.meta.info, tracks.meta.vid_stride
+    delivered = TrackRows.concatenate([delivered, identities.gap_boxes(delivered, fill, info, stride)])
     merged = evaluate.mot_scores(person_gt, delivered, 0.5, frames)
     hyp, truth = evaluate.matched_ids(person_gt, rows, 0.5, frames)
     person_of_track = evaluate.majority(hyp.tolist(), truth.tolist())
@@ -144,7 +150,7 @@ def score(
     switched = sum(np.mean(truth[hyp == t] == person_of_track[t]) < 0.9 for t in person_of_track)
     ceiling_labels = {t: person_of_track.get(t, 10_000 + t) for t in identity_of}
     best = evaluate.relabel(rows, ceiling_labels)
-    best = TrackRows.concatenate([best, identities.gap_boxes(best, fill_gaps, tracks.meta.vid_stride)])
+    best = TrackRows.concatenate([best, identities.gap_boxes(best, fill, info, stride)])
     ceiling = evaluate.mot_scores(person_gt, best, 0.5, frames)
     raw = evaluate.mot_scores(person_gt, tracks.rows, 0.5, frames)
     return {
@@ -176,7 +182,7 @@ def main() -> None:
         root.mkdir(parents=True, exist_ok=True)
         clip = write_clip(DATA / "vtest.avi", root / f"vtest{args.frames}.avi", args.frames)
         header = (
-            f"{'configuration':<72} {'IDF1':>6} {'HOTA':>6} {'MOTA':>6} {'ids':>4} {'wrong':>5} {'flag':>4} {'switch':>6} "
+            f"{'configuration':<84} {'IDF1':>6} {'HOTA':>6} {'MOTA':>6} {'ids':>4} {'wrong':>5} {'flag':>4} {'switch':>6} "
             f"{'cuts':>4} "
             f"{'ceiling':>7} | {'raw IDF1':>8} {'raw HOTA':>8} {'raw ids':>7}"
         )
@@ -185,12 +191,12 @@ def main() -> None:
         print("-" * len(header))
         for k, (label, (tracker, params, track)) in enumerate(TRACKERS.items()):
             results = run_until_similarity(root / f"tracker{k}", clip, tracker, params, track)
-            configurations = CONFIGURATIONS if "default" in label else {"defaults": (DEFAULTS, True, FILL)}
+            configurations = CONFIGURATIONS if "default" in label else {"defaults": (DEFAULTS, True, FILLED)}
             cut, uncut = read_similarity(results / "similarity.json"), uncut_similarity(results)
-            for name, (settings, split, fill_gaps) in configurations.items():
-                r = score(results, settings, cut if split else uncut, fill_gaps, person_gt, frames)
+            for name, (settings, split, fill) in configurations.items():
+                r = score(results, settings, cut if split else uncut, fill, person_gt, frames)
                 print(
-                    f"{label + ': ' + name:<72.72} {r['idf1']:6.3f} {r['hota']:6.3f} {r['mota']:6.3f} "
+                    f"{label + ': ' + name:<84.84} {r['idf1']:6.3f} {r['hota']:6.3f} {r['mota']:6.3f} "
                     f"{r['identities']:4d} {r['wrong']:5d} {r['flagged']:4d} {r['switched']:6d} {r['cuts']:4d} "
                     f"{r['ceiling']:7.3f} | "
                     f"{r['raw_idf1']:8.3f} {r['raw_hota']:8.3f} {r['raw_ids']:7d}"

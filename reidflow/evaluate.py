@@ -23,11 +23,11 @@ import motmetrics
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from reidflow import ReidflowError, identities, pieces
+from reidflow import ReidflowError, pieces
 from reidflow.formats.clusters import Clusters
 from reidflow.formats.evaluation import Evaluation, PeopleEvaluation
 from reidflow.formats.tracks import TrackRows
-from reidflow.settings import EvaluateSettings, IdentitiesSettings
+from reidflow.settings import EvaluateSettings
 
 # TrackEval's localisation thresholds: HOTA, DetA and AssA are the means over these 19 values.
 HOTA_ALPHAS = np.arange(0.05, 0.99, 0.05)
@@ -502,12 +502,12 @@ def evaluate_identities(
     frame_count: int | None = None,
     persons: Mapping[int, str] | None = None,
     persons_file: str = "",
-    fill: IdentitiesSettings = IdentitiesSettings(),
+    filled: TrackRows | None = None,
 ) -> Evaluation:
     """Scores of the raw tracks (every detection, the tracker's ids) and of the identities (the detections of
-    tracks in an identity, relabelled by it, and the boxes that fill their short gaps as ``fill`` says: what
-    identities.txt holds), on ``evaluation_frames``; pairs are pairs of pieces (tracks cut at identity
-    switches: ``clusters.cuts``).
+    tracks in an identity, relabelled by it, and ``filled``, the boxes filling their gaps: identities.npz's
+    ``filled``; together what identities.txt holds), on ``evaluation_frames``; pairs are pairs of pieces
+    (tracks cut at identity switches: ``clusters.cuts``).
 
     ``raw``/``merged`` score per trajectory (the ground truth's ids), ``pairs`` the identities' same-person
     decisions on track pairs against trajectories (``pair_scores``). With ``persons`` (``read_persons`` of
@@ -520,6 +520,7 @@ def evaluate_identities(
     Examples:
         >>> from reidflow import evaluate
         >>> from reidflow.formats.clusters import read_clusters
+        >>> from reidflow.formats.identities import read_identities
         >>> from reidflow.formats.mot import read_mot
         >>> from reidflow.formats.persons import read_persons
         >>> from reidflow.formats.tracks import read_tracks
@@ -528,7 +529,8 @@ def evaluate_identities(
         ...     "vtest", read_mot("gt.txt"), tracks.rows, read_clusters("results/vtest/clusters.json"),
         ...     evaluate.EvaluateSettings(iou_threshold=0.5), ground_truth="gt.txt",
         ...     vid_stride=tracks.meta.vid_stride, frame_count=tracks.meta.info.frame_count,
-        ...     persons=read_persons("persons.csv"), persons_file="persons.csv")
+        ...     persons=read_persons("persons.csv"), persons_file="persons.csv",
+        ...     filled=read_identities("results/vtest/identities.npz").filled)
         >>> record.raw["idf1"], record.merged["idf1"], record.merged_persons["hota"]
         (0.61, 0.74, 0.66)
     """
@@ -538,7 +540,8 @@ def evaluate_identities(
     # identities are made of pieces: the tracks, cut where the similarity stage found an identity switch
     piece_rows = pieces.split_rows(rows, clusters.cuts)
     merged_rows = relabel(claimed_rows(piece_rows, clusters), identity_of)
-    merged_rows = TrackRows.concatenate([merged_rows, identities.gap_boxes(merged_rows, fill.fill_gaps, vid_stride)])
+    if filled is not None:
+        merged_rows = TrackRows.concatenate([merged_rows, filled])
     by_person: dict[str, Any] = {}
     if persons is not None:
         truth = person_ground_truth(gt, persons, persons_file)

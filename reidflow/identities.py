@@ -3,8 +3,11 @@
 A detector misses a person for a few frames now and then (occluded, blurred), and the tracker or the merge
 of tracks bridges the gap: ``gap_boxes`` fills such short gaps of an identity (at most ``fill_gaps``
 frames) with boxes interpolated linearly between its boxes on either side, as trackers' offline
-post-processing does (ByteTrack's interpolation). They are delivered in identities.txt and scored by
-evaluate; ``identities.npz`` keeps them apart from the detections (``filled_*``).
+post-processing does (ByteTrack's interpolation). A longer gap (at most ``fill_hidden`` frames) is filled
+only where the boxes on both sides are away from the frame border: a person does not vanish in the middle
+of the view, so they were hidden (behind someone or something); at the border they may have left. The
+filled boxes are delivered in identities.txt and scored by evaluate; ``identities.npz`` keeps them apart
+from the detections (``filled_*``).
 
 Examples:
     >>> from reidflow import identities
@@ -14,7 +17,7 @@ Examples:
     >>> from reidflow.settings import IdentitiesSettings
     >>> record = identities.label_detections(
     ...     read_tracks("results/v/tracks.npz"), read_clusters("results/v/clusters.json"), min_track_frames=5,
-    ...     settings=IdentitiesSettings(fill_gaps=10),
+    ...     settings=IdentitiesSettings(fill_gaps=10, fill_hidden=100),
     ... )  # doctest: +SKIP
     >>> write_identities("results/v/identities.npz", "results/v/identities.txt", record)  # doctest: +SKIP
 """
@@ -23,10 +26,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from reidflow import pieces
+from reidflow import pieces, spacetime
 from reidflow.formats.clusters import Clusters
 from reidflow.formats.identities import IdentityRows, Unassigned
-from reidflow.formats.tracks import TrackRows, Tracks
+from reidflow.formats.tracks import TrackRows, Tracks, VideoInfo
 from reidflow.ids import label_rows
 from reidflow.settings import IdentitiesSettings
 
@@ -63,26 +66,34 @@ def label_detections(
             reason = "too_short" if detections < min_track_frames else "not_clustered"
         unassigned.append(Unassigned(track, detections, reason))
     record = IdentityRows(tracks.meta.video, rows, identity_ids, unassigned)
-    filled = gap_boxes(record.assigned(), settings.fill_gaps, tracks.meta.vid_stride)
+    filled = gap_boxes(record.assigned(), settings, tracks.meta.info, tracks.meta.vid_stride)
     return IdentityRows(tracks.meta.video, rows, identity_ids, unassigned, filled)
 
 
-def gap_boxes(rows: TrackRows, max_gap: int, stride: int = 1) -> TrackRows:
-    """Boxes for the frames an identity has none between two of its boxes with at most ``max_gap`` processed
-    frames missing between them: the corners interpolated linearly, score 0.
+def gap_boxes(rows: TrackRows, settings: IdentitiesSettings, info: VideoInfo, stride: int = 1) -> TrackRows:
+    """Boxes for the frames an identity has none between two of its boxes: the corners interpolated
+    linearly, score 0. A gap is filled when at most ``settings.fill_gaps`` processed frames are missing, or
+    at most ``settings.fill_hidden`` and neither box touches the border of the ``info`` frame.
 
     ``rows``: one box per identity and frame, the identity as track id (``IdentityRows.assigned``);
     ``stride``: the track stage's vid_stride (only every stride-th frame was processed).
     """
-    if max_gap < 1 or not len(rows):
+    longest = max(settings.fill_gaps, settings.fill_hidden)
+    if longest < 1 or not len(rows):
         return TrackRows.empty()
     order = np.lexsort((rows.frames, rows.track_ids))
     frames, ids = rows.frames[order], rows.track_ids[order]
     boxes = rows.boxes[order].astype(np.float64)
     steps = np.diff(frames) // stride
-    gaps = np.flatnonzero((ids[1:] == ids[:-1]) & (steps > 1) & (steps <= max_gap + 1))
+    gaps = np.flatnonzero((ids[1:] == ids[:-1]) & (steps > 1) & (steps <= longest + 1))
     parts = []
     for i in gaps.tolist():
+        if steps[i] > settings.fill_gaps + 1 and (
+            steps[i] > settings.fill_hidden + 1
+            or spacetime.touches_border(boxes[i], info)
+            or spacetime.touches_border(boxes[i + 1], info)
+        ):
+            continue
         k = np.arange(1, steps[i])
         w = (k / steps[i])[:, None]
         box = (1 - w) * boxes[i] + w * boxes[i + 1]

@@ -54,7 +54,8 @@ def _centres(boxes: np.ndarray) -> np.ndarray:
     return (boxes[:, :2] + boxes[:, 2:]) / 2
 
 
-def _touches_border(box: np.ndarray, info: VideoInfo) -> bool:
+def touches_border(box: np.ndarray, info: VideoInfo) -> bool:
+    """Whether an x1, y1, x2, y2 box reaches within ``BORDER_FRACTION`` of the frame's edge."""
     mx, my = BORDER_FRACTION * info.width, BORDER_FRACTION * info.height
     x1, y1, x2, y2 = box
     return bool(x1 <= mx or y1 <= my or x2 >= info.width - mx or y2 >= info.height - my)
@@ -93,7 +94,7 @@ def summarise(rows: TrackRows, track_ids: np.ndarray, info: VideoInfo) -> TrackS
         out["height"][i] = height
         out["extent"][i] = float(np.linalg.norm(c.max(0) - c.min(0))) / max(height, 1.0)
         out["confidence"][i] = float(scores[s:e].mean())
-        enters[i], leaves[i] = _touches_border(b[0], info), _touches_border(b[-1], info)
+        enters[i], leaves[i] = touches_border(b[0], info), touches_border(b[-1], info)
     return TrackSummaries(
         track_ids=ids,
         first=first,

@@ -3,10 +3,9 @@ rule evaluate:
         **evaluation_inputs(),
         tracks="results/{video}/tracks.npz",
         clusters="results/{video}/clusters.json",
+        identities="results/{video}/identities.npz",  # its filled boxes: identities are scored as delivered
         code=library(
             "evaluate",
-            "identities",
-            "ids",
             "formats/identities",
             "pieces",
             "formats/similarity",
@@ -32,7 +31,6 @@ rule evaluate:
         "../envs/similarity.yaml"
     params:
         evaluate=stage_params("evaluate"),
-        identities=stage_params("identities"),  # evaluate scores the identities as delivered
     script:
         "../scripts/evaluate.py"
 
@@ -48,9 +46,6 @@ rule evaluate_people:
         persons=[VIDEOS[v].persons for v in PEOPLE_TRUTH_VIDEOS],
         code=library(
             "evaluate",
-            "identities",
-            "ids",
-            "formats/identities",
             "pieces",
             "formats/similarity",
             "settings",

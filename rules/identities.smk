@@ -4,6 +4,7 @@ rule identities:
         clusters="results/{video}/clusters.json",
         code=library(
             "identities",
+            "spacetime",
             "pieces",
             "formats/similarity",
             "ids",

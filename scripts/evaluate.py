@@ -9,10 +9,10 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821  the wor
 from reidflow import evaluate, runtime
 from reidflow.formats.clusters import read_clusters
 from reidflow.formats.evaluation import write_evaluation
+from reidflow.formats.identities import read_identities
 from reidflow.formats.mot import read_mot
 from reidflow.formats.persons import read_persons
 from reidflow.formats.tracks import read_tracks
-from reidflow.settings import IdentitiesSettings
 
 log = logging.getLogger("reidflow")
 
@@ -31,7 +31,7 @@ def main(smk):
         frame_count=tracks.meta.info.frame_count,
         persons=read_persons(persons_file) if persons_file else None,
         persons_file=persons_file or "",
-        fill=IdentitiesSettings.from_config(smk.params.identities),
+        filled=read_identities(smk.input.identities).filled,
     )
     write_evaluation(smk.output.evaluation, record)
     scored = [("raw tracks", record.raw), ("identities", record.merged), ("identity pairs", record.pairs)]

@@ -14,7 +14,6 @@ from reidflow.formats.evaluation import read_evaluation, write_evaluation
 from reidflow.formats.mot import read_mot, write_mot
 from reidflow.formats.persons import read_persons
 from reidflow.formats.tracks import TrackRows
-from reidflow.settings import IdentitiesSettings
 
 FRAMES = np.arange(40)  # walker's default
 
@@ -375,8 +374,7 @@ def test_cross_video_links_hand_computed():
 
 def test_evaluation_with_persons_round_trips(tmp_path):
     """Person 1 leaves after frame 19 and re-enters as gt id 3 (MOTChallenge's new id); the tracker follows
-    them as 10 then 11, and the identities join 10 and 11: wrong per trajectory, right per person. (Gaps
-    are not filled: the 5 frames away are no gap to fill, and tests/test_identities.py covers filling.)"""
+    them as 10 then 11, and the identities join 10 and 11: wrong per trajectory, right per person."""
     gt = TrackRows.concatenate([walker(1, 0.0, np.arange(20)), walker(3, 0.0, np.arange(25, 40)), walker(2, 400.0)])
     hyp = TrackRows.concatenate([walker(10, 0.0, np.arange(20)), walker(11, 0.0, np.arange(25, 40)), walker(12, 400.0)])
     record = evaluate.evaluate_identities(
@@ -386,7 +384,6 @@ def test_evaluation_with_persons_round_trips(tmp_path):
         clusters_of([[10, 11], [12]]),
         persons={1: "A", 3: "A", 2: "B"},
         persons_file="p.csv",
-        fill=IdentitiesSettings(fill_gaps=0),
     )
     assert record.persons == "p.csv"
     assert record.merged_persons["idf1"] == pytest.approx(1.0) and record.merged_persons["hota"] == pytest.approx(1.0)
@@ -441,7 +438,6 @@ def test_the_video_page_says_which_scoring_each_figure_uses():
         clusters_of([[10, 11], [12]]),
         persons={1: "A", 3: "A", 2: "B"},
         persons_file="p.csv",
-        fill=IdentitiesSettings(fill_gaps=0),  # the 5 frames away are no gap
     )
     tables = evaluation_tables(record)
     assert [t.scoring for t in tables] == [PER_TRAJECTORY, PER_PERSON]

@@ -100,6 +100,12 @@ def test_cluster_threshold_reruns_cluster_and_what_follows(finished):
     assert planned(finished) == Counter()
 
 
+def test_gap_filling_reruns_identities_and_what_scores_them(finished):
+    with config_changed(finished, "identities", "fill_hidden", 0):
+        assert planned(finished) == IDENTITIES_JOBS
+    assert planned(finished) == Counter()
+
+
 def test_touched_video_reruns_only_its_chain(finished):
     video = finished.path / "videos" / "b.avi"
     stat = video.stat()
@@ -189,10 +195,14 @@ FIRST_STAGE = {
     "formats/similarity": "similarity",
     "formats/clusters": "cluster",
 }
-# Modules whose stage only the index page reads, or nothing: only their own jobs (and the index) rerun.
+# identities.npz is read by evaluate (its filled boxes: identities are scored as delivered), which only
+# video a has, and whose evaluation.json the report of video a shows.
+IDENTITIES_JOBS = chain("a", ("identities", "evaluate", "report")) + chain("b", ("identities",)) + INDEX
+# Modules whose stage only the index page reads, or nothing: only their own jobs (and the index) rerun;
+# and the identities modules (above).
 LEAF_JOBS = {
-    "identities": chain("a", ("identities",)) + chain("b", ("identities",)),
-    "formats/identities": chain("a", ("identities",)) + chain("b", ("identities",)),
+    "identities": IDENTITIES_JOBS,
+    "formats/identities": IDENTITIES_JOBS,
     "people": PEOPLE + INDEX,
     "formats/people": PEOPLE + INDEX,  # read by people and by report_index
 }
