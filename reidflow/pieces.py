@@ -116,8 +116,8 @@ def find_cuts(
     return cuts
 
 
-# a cut frame lies between two crops, a few frames from the switch: a crossing partner's box touches the cut
-# track's within this many frames of it
+# a crossing partner's box touches the cut track's between the two crops around the cut (the switch lies
+# there), or within this many frames of them
 SWAP_FRAMES = 5
 
 
@@ -130,36 +130,45 @@ def swap_cuts(
     base: int,
     below: float,
 ) -> list[Cut]:
-    """``cuts`` (of ``find_cuts``) and the cuts of their crossing partners, pieces numbered again per track.
+    """``cuts`` (of ``find_cuts``) and the cuts of their crossing partners, by track and frame.
 
     For a cut of track A at frame f, a track B is cut at f too (``Cut.crossing`` = A) when all hold:
-    B's box overlaps A's in a frame within ``SWAP_FRAMES`` of f; B has crops on both sides of f (within its
-    own piece) and no cut of its own near f; its two sides' mean features are below ``below`` alike; and
-    each side of B is more like A's other side than like B's other side (the two people swapped tracks).
+    B's box overlaps A's in a frame near f (from A's last crop before f to its first crop after it, and
+    ``SWAP_FRAMES`` more on either side: the switch lies somewhere there); B has crops on both sides of f
+    (within its own piece) and no cut of its own near f; its two sides' mean features are below ``below``
+    alike; and each side of B is more like A's other side than like B's other side (the two people swapped
+    tracks). A partner's piece takes the next number of its track after those of ``cuts``, so that no piece
+    ``find_cuts`` numbered is renumbered.
     """
     x_of = {int(t): np.asarray(x, dtype=np.float64) for t, x in zip(track_ids, features)}
     frames_of = {int(t): np.asarray(f, dtype=np.int64) for t, f in zip(track_ids, crop_frames)}
     frames_at = {int(t): [c.frame for c in cuts if c.track == t] for t in x_of}
     added: list[Cut] = []
     for cut in cuts:
-        near = np.abs(rows.frames - cut.frame) <= SWAP_FRAMES
+        a_frames = frames_of[cut.track]
+        lo = int(a_frames[a_frames < cut.frame].max(initial=cut.frame)) - SWAP_FRAMES
+        hi = int(a_frames[a_frames >= cut.frame].min(initial=cut.frame)) + SWAP_FRAMES
+        near = (rows.frames >= lo) & (rows.frames <= hi)
         window = TrackRows(rows.frames[near], rows.track_ids[near], rows.boxes[near], rows.scores[near])
-        a_before, a_after = _sides(x_of[cut.track], frames_of[cut.track], frames_at[cut.track], cut.frame)
+        a_before, a_after = _sides(x_of[cut.track], a_frames, frames_at[cut.track], cut.frame)
+        if a_before is None or a_after is None:
+            continue
         for partner in np.unique(window.track_ids).tolist():
             if partner == cut.track or partner not in x_of:
                 continue
-            if any(abs(f - cut.frame) <= SWAP_FRAMES for f in frames_at[partner]):
+            if any(lo <= f <= hi for f in frames_at[partner]):
                 continue  # cut already, on its own or as another cut's partner
             if not _touch(window, cut.track, partner):
                 continue
             b_before, b_after = _sides(x_of[partner], frames_of[partner], frames_at[partner], cut.frame)
-            if b_before is None or b_after is None or a_before is None or a_after is None:
+            if b_before is None or b_after is None:
                 continue
             own = _cos(b_before, b_after)
             if own < below and _cos(b_after, a_before) > own and _cos(b_before, a_after) > own:
-                added.append(Cut(partner, cut.frame, partner, round(own, 6), crossing=cut.track))
+                piece = partner + (len(frames_at[partner]) + 1) * base
+                added.append(Cut(partner, cut.frame, piece, round(own, 6), crossing=cut.track))
                 frames_at[partner].append(cut.frame)
-    return _numbered([*cuts, *added], base)
+    return sorted([*cuts, *added], key=lambda c: (c.track, c.frame))
 
 
 def _sides(x: np.ndarray, frames: np.ndarray, cut_frames: list[int], frame: int) -> tuple[np.ndarray | None, ...]:
@@ -183,16 +192,6 @@ def _touch(rows: TrackRows, a: int, b: int) -> bool:
     box_a, box_b = rows.boxes[in_a][at_a], rows.boxes[in_b][at_b]
     lo, hi = np.maximum(box_a[:, :2], box_b[:, :2]), np.minimum(box_a[:, 2:], box_b[:, 2:])
     return bool(((hi - lo) > 0).all(axis=1).any())
-
-
-def _numbered(cuts: Sequence[Cut], base: int) -> list[Cut]:
-    """``cuts`` sorted by track and frame, the n-th later piece of track t numbered ``t + n * base``."""
-    out, n, last = [], 0, None
-    for cut in sorted(cuts, key=lambda c: (c.track, c.frame)):
-        n = n + 1 if cut.track == last else 1
-        last = cut.track
-        out.append(replace(cut, piece=cut.track + n * base))
-    return out
 
 
 def piece_base(largest_track_id: int) -> int:

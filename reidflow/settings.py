@@ -172,8 +172,10 @@ class ClusterSettings(StageSettings):
 class IdentitiesSettings(StageSettings):
     """Stage ``identities`` (and ``evaluate``, which scores what it delivers)."""
 
-    fill_gaps: int = 10  # frames an identity may miss between two boxes and get interpolated ones; 0: none
-    fill_hidden: int = 100  # the same where both boxes are away from the frame border (hidden, not gone)
+    # processed frames an identity may miss between two boxes and get interpolated ones: anywhere, and where
+    # both boxes are away from the frame border (hidden, not gone); both 0: no filling
+    fill_gaps: int = 10
+    fill_hidden: int = 100
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,10 @@ def main(smk):
     write_similarity(smk.output.similarity, record)
     d = record.distribution
     for cut in record.cuts:
-        log.info("track %d cut at frame %d (cosine %.3f): piece %d", cut.track, cut.frame, cut.cosine, cut.piece)
+        swapped = "" if cut.crossing is None else f", where it swapped people with track {cut.crossing}"
+        log.info(
+            "track %d cut at frame %d (cosine %.3f)%s: piece %d", cut.track, cut.frame, cut.cosine, swapped, cut.piece
+        )
     log.info(
         "%d tracks, %d pairs >= %.2f; off-diagonal %s: mean %s, std %s",
         len(record.track_ids),

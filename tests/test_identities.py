@@ -6,10 +6,11 @@ import pytest
 from helpers_identities import walker
 
 from reidflow import evaluate
+from reidflow.formats.base import FormatError
 from reidflow.formats.clusters import Clusters, Identity
 from reidflow.formats.identities import read_identities, write_identities
 from reidflow.formats.mot import read_mot
-from reidflow.formats.tracks import TrackRows, Tracks, TracksMeta, VideoInfo
+from reidflow.formats.tracks import TrackRows, Tracks, TracksMeta, VideoInfo, save_rows
 from reidflow.identities import gap_boxes, label_detections
 from reidflow.settings import IdentitiesSettings
 
@@ -47,6 +48,10 @@ def test_a_long_gap_inside_the_frame_is_filled_and_one_at_its_border_is_not():
     left, back = at_border.boxes[19], at_border.boxes[20]
     assert left[2] < INFO.width - 15 and back[2] >= INFO.width, "the test needs a box at the border"
     assert len(gap_boxes(at_border, filling(10, 50), INFO)) == 0
+    # and the other way round: the box before the gap at the left edge, the one after inside
+    from_border = walker(1, -40.0, np.r_[0:20, 60:80])  # x1 = -2 at frame 19, 80 at frame 60
+    assert from_border.boxes[19][0] <= 0 < from_border.boxes[20][0] - 15
+    assert len(gap_boxes(from_border, filling(10, 50), INFO)) == 0
 
 
 def test_gaps_are_filled_within_an_identity_only_and_on_processed_frames():
@@ -77,6 +82,13 @@ def test_filled_boxes_travel_apart_in_identities_npz_and_with_confidence_0_in_id
     assert sorted(txt.frames[txt.scores == 0].tolist()) == list(range(20, 26))
     none = label_detections(tracks, clusters_of([[1, 2], [3]]), 5, filling(0))
     assert len(none.filled) == 0
+
+
+def test_an_identities_file_of_another_format_version_names_it(tmp_path):
+    old = tmp_path / "identities.npz"
+    save_rows(old, walker(1, 0.0), {"format_version": 1, "video": "v", "unassigned": []}, identity_ids=np.ones(40))
+    with pytest.raises(FormatError, match="format version 1, this reidflow reads 2.*delete it"):
+        read_identities(old)
 
 
 def test_evaluate_scores_the_filled_boxes_as_delivered():

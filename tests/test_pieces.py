@@ -295,3 +295,26 @@ def test_the_crossing_partner_of_a_cut_is_cut_where_the_two_people_swapped(perso
     assert swapped[1].cosine < DEFAULTS.split_below
     assert [c.track for c in cuts(swapped_2, apart)] == [1], "it never came near track 1"
     assert [c.track for c in cuts(still_2, crossing)] == [1], "its last crops are still b"
+
+
+def test_a_crossing_partner_cut_keeps_the_piece_ids_its_track_had():
+    """Track 2 was cut at frame 80 on its own (piece 12) and swaps people with track 1 at frame 23: its new
+    piece takes the next number (22) and piece 12 still starts at frame 80, as a person's overrides say."""
+    a, b, c = np.eye(8)[0], np.eye(8)[1], np.eye(8)[2]
+    x1, f1 = np.stack([a] * 12 + [b] * 12), np.r_[0:24:2, 24:48:2]
+    x2, f2 = np.stack([b] * 12 + [a] * 3 + [c] * 10), np.r_[0:24:2, 24:30:2, 80:100:2]
+    box = np.array([[100.0, 100.0, 140.0, 220.0]])
+    rows = TrackRows(np.r_[0:48, 0:100], np.r_[[1] * 48, [2] * 100], np.repeat(box, 148, axis=0), np.ones(148))
+    found = [Cut(1, 23, 11, 0.0), Cut(2, 80, 12, 0.0)]
+    cuts = pieces.swap_cuts(found, [1, 2], [x1, x2], [f1, f2], rows, 10, 0.65)
+    assert [(c.track, c.frame, c.piece, c.crossing) for c in cuts] == [
+        (1, 23, 11, None),
+        (2, 23, 22, 1),
+        (2, 80, 12, None),
+    ]
+    labels = pieces.relabel(np.full(100, 2), np.arange(100), cuts)
+    assert (labels[:23] == 2).all() and (labels[23:80] == 22).all() and (labels[80:] == 12).all()
+    assert pieces.adjacent_pieces(cuts) == [(1, 11), (2, 22), (22, 12)]
+    # a partner already cut near the crossing is not cut again
+    near = [Cut(1, 23, 11, 0.0), Cut(2, 25, 12, 0.0)]
+    assert pieces.swap_cuts(near, [1, 2], [x1, x2], [f1, f2], rows, 10, 0.65) == near

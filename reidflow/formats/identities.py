@@ -87,13 +87,13 @@ def read_identities(path: str | os.PathLike) -> IdentityRows:
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as data:
-            names = ("frames", "track_ids", "identity_ids", "boxes", "scores", "meta")
+            meta = json.loads(str(data["meta"]))
+            if meta.get("format_version") != IDENTITIES_FORMAT_VERSION:  # before the arrays an old file lacks
+                raise ValueError(
+                    f"format version {meta.get('format_version')}, this reidflow reads {IDENTITIES_FORMAT_VERSION}"
+                )
+            names = ("frames", "track_ids", "identity_ids", "boxes", "scores")
             arrays = {k: data[k] for k in (*names, "filled_frames", "filled_identity_ids", "filled_boxes")}
-        meta = json.loads(str(arrays["meta"]))
-        if meta.get("format_version") != IDENTITIES_FORMAT_VERSION:
-            raise ValueError(
-                f"format version {meta.get('format_version')}, this reidflow reads {IDENTITIES_FORMAT_VERSION}"
-            )
         unassigned = [Unassigned(**u) for u in meta["unassigned"]]
         rows = TrackRows(arrays["frames"], arrays["track_ids"], arrays["boxes"], arrays["scores"])
         n_filled = len(arrays["filled_frames"])
