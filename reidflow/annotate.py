@@ -2,8 +2,8 @@
 every person's box and label in a colour of their own.
 
 One decode pass (``reidflow.video.FrameReader``, in a background thread); each frame gets the boxes of
-``identities.npz`` (its detections and the boxes filling short gaps, as identities.txt) drawn by OpenCV and goes straight to an H.264 encoder (PyAV's libx264, yuv420p, CRF 23):
-nothing but the frames in flight is held in memory. The label is the person's name where people.json has one,
+``identities.npz`` (its detections and the boxes filling gaps, as identities.txt) drawn by OpenCV and goes
+straight to an H.264 encoder (PyAV's libx264, yuv420p, CRF 23): nothing but the frames in flight is held in memory. The label is the person's name where people.json has one,
 else the person id across videos ("P3"); the colour is a function of the person id alone, so a person keeps
 it in every video (person ids may change when ``people`` runs again, and colours with them). Detections of tracks in no identity (too short to be kept) are not drawn.
 With ``track.vid_stride`` > 1 a box stays on screen until the next detected frame.
@@ -88,7 +88,7 @@ class PersonBoxes:
 
 def person_boxes(identities: IdentityRows, people: People, path: str = "people.json") -> PersonBoxes:
     """The boxes of ``identities`` that belong to an identity, as identities.txt holds them (the detections
-    and the boxes filling short gaps), each with its person's label and colour."""
+    and the boxes filling gaps), each with its person's label and colour."""
     person_of = {a.identity: p for p in people.people for a in p.appearances if a.video == identities.video}
     rows = identities.delivered()  # by frame; the identity as track id
     unknown = sorted(set(rows.track_ids.tolist()) - set(person_of))

@@ -38,7 +38,7 @@ def label_detections(
     tracks: Tracks, clusters: Clusters, min_track_frames: int, settings: IdentitiesSettings = IdentitiesSettings()
 ) -> IdentityRows:
     """Each row of ``tracks`` with the identity of its track (-1: none), why a track has none, and the boxes
-    that fill each identity's short gaps (``gap_boxes``).
+    that fill each identity's gaps (``gap_boxes``).
 
     One box per identity and frame: where two tracks of one identity both have a box in a frame (one
     person detected twice, which the cluster stage allows when the boxes overlap), the lower-scoring box

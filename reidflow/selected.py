@@ -3,10 +3,11 @@
 Per selected person of ``results/people/people.json``, a folder ``results/people/selected/<person id>/``:
 
     boxes.csv     every detection of that person in every video: the rows of each video's identities.npz
-                  whose identity is one of the person's appearances (not the boxes that fill gaps), videos in sheet order, then by frame and
-                  track. Columns: video, frame (0-based, the video's own numbering), mot_frame (1-based, as
-                  in identities.txt), identity (of that video's clusters.json), track, x, y, w, h (left,
-                  top, width, height in pixels, 2 decimals as identities.txt), score (4 decimals)
+                  whose identity is one of the person's appearances (not the boxes that fill gaps),
+                  videos in sheet order, then by frame and track. Columns: video, frame (0-based, the
+                  video's own numbering), mot_frame (1-based, as in identities.txt), identity (of that
+                  video's clusters.json), track, x, y, w, h (left, top, width, height in pixels, 2 decimals
+                  as identities.txt), score (4 decimals)
     crops/        per appearance, its best ``max_crops`` crops by quality over all its tracks (config
                   ``people.max_crops``), as PNG: ``<video>_<frame>_<track>.png``, frame 0-based
     summary.json  person (id), name (null: none), selected_by (the select keys that name this person),

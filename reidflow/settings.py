@@ -170,7 +170,7 @@ class ClusterSettings(StageSettings):
 
 @dataclass(frozen=True)
 class IdentitiesSettings(StageSettings):
-    """Stage ``identities`` (and ``evaluate``, which scores what it delivers)."""
+    """Stage ``identities``."""
 
     # processed frames an identity may miss between two boxes and get interpolated ones: anywhere, and where
     # both boxes are away from the frame border (hidden, not gone); both 0: no filling

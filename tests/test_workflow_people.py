@@ -132,8 +132,12 @@ def test_identity_files_label_every_kept_detection(two_halves):
             for u in record.unassigned
         )
         mot = read_mot(results / "identities.txt")  # MOTChallenge text, 1-based on disk
-        assert len(mot) == int((record.identity_ids >= 0).sum())
+        # the labelled detections, and the boxes filling identities' gaps (confidence 0)
+        filled = record.filled
+        assert len(mot) == int((record.identity_ids >= 0).sum()) + len(filled)
+        assert int((mot.scores == 0).sum()) == len(filled)
         assert set(mot.track_ids.tolist()) == set(identity_of.values())
+        assert set(filled.track_ids.tolist()) <= set(identity_of.values())
 
 
 def test_people_page_in_chromium(two_halves, browser):
@@ -290,8 +294,9 @@ def test_a_selected_person_is_exported_with_exactly_their_boxes(two_halves):
         for video in ("a", "b"):
             ids = {str(a.identity) for a in person.appearances if a.video == video}
             tracks = {str(t) for a in person.appearances if a.video == video for t in a.tracks}
-            with open(results / video / "identities.txt") as fh:
-                expected = sorted(tuple(line.strip().split(",")[:7]) for line in fh if line.split(",")[1] in ids)
+            with open(results / video / "identities.txt") as fh:  # its detections (filled boxes have confidence 0)
+                lines = [line.strip().split(",")[:7] for line in fh]
+                expected = sorted(tuple(f) for f in lines if f[1] in ids and float(f[6]) > 0)
             mine = [r for r in rows if r["video"] == video]
             got = sorted((r["mot_frame"], r["identity"], r["x"], r["y"], r["w"], r["h"], r["score"]) for r in mine)
             assert got == expected, f"video {video}: the person's boxes, no more, no less"

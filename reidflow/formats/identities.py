@@ -10,7 +10,7 @@
     meta          0-d str       JSON: format_version, video, unassigned (one entry per track in no identity:
                                 track, detections, reason)
     filled_frames, filled_identity_ids, filled_boxes   (M,), (M,), (M,4)
-                                boxes of no detection: an identity's short gaps filled in (identities.fill_gaps)
+                                boxes of no detection: an identity's gaps filled in (identities.fill_gaps, fill_hidden)
 ``identities.txt``: the rows with an identity and the filled boxes in MOTChallenge format, the identity as the
 id (1-based frames; a filled box has confidence 0).
 
