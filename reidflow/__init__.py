@@ -14,10 +14,10 @@ module               entry points                                               
 ``crops``            ``extract_crops``                                           ``CropSettings``
 ``features``         ``extract_features`` (models: ``appearance.load``)           ``FeatureSettings``
 ``similarity``       ``build_similarity`` (``aggregate``, ``cooccurrence``; cuts  ``SimilaritySettings``
-                     at identity switches: ``pieces.find_cuts``)
+                     at identity switches: ``pieces.find_cuts``, ``swap_cuts``)
 ``cluster``          ``build_clusters`` (``agglomerate``; evidence:              ``ClusterSettings``
                      ``spacetime``)
-``identities``       ``label_detections``                                        (``crops`` section)
+``identities``       ``label_detections`` (gaps filled: ``gap_boxes``)             ``IdentitiesSettings``
 ``evaluate``         ``evaluate_identities``, ``evaluate_people``                ``EvaluateSettings``
                      (``mot_scores``, ``person_ground_truth``)
 ``people``           ``build_people``                                            ``PeopleSettings``

@@ -22,10 +22,15 @@ class PieceCrops:
     def __init__(self, path: str | os.PathLike, cuts: Sequence[Cut]):
         self.path = path
         self._reader = CropsReader(path)
-        # piece -> the tracker's id and the positions of the piece's crops among the track's
-        self._pieces: dict[int, tuple[int, np.ndarray]] = {}
+        # piece -> the tracker's id and the positions of the piece's crops among the track's (all: a track
+        # not cut, whose crops are not read here)
+        self._pieces: dict[int, tuple[int, np.ndarray | slice]] = {}
+        cut_tracks = {cut.track for cut in cuts}
         try:
             for track in self._reader.track_ids:
+                if track not in cut_tracks:
+                    self._pieces[track] = (track, slice(None))
+                    continue
                 frames = self._reader.read(track, images=False).frames
                 for piece, positions in track_pieces(track, frames, cuts).items():
                     self._pieces[piece] = (track, positions)
@@ -34,9 +39,9 @@ class PieceCrops:
             raise
         self.track_ids = list(self._pieces)
 
-    def source(self, piece: int) -> tuple[int, np.ndarray]:
+    def source(self, piece: int) -> tuple[int, np.ndarray | slice]:
         """The tracker's id of ``piece`` and the positions of its crops among that track's (e.g. the rows of
-        the track's matrix in features.h5)."""
+        the track's matrix in features.h5; a slice of all of them for a track not cut)."""
         return self._pieces[piece]
 
     def close(self) -> None:
@@ -56,6 +61,8 @@ class PieceCrops:
         """The piece's crops, frames, boxes and metrics (``rank`` among the piece's own crops)."""
         track, positions = self._pieces[piece]
         crops = self._reader.read(track, images=images)
+        if isinstance(positions, slice):  # a track not cut: its crops as stored
+            return crops
         metrics = {name: values[positions] for name, values in crops.metrics.items()}
         metrics["rank"] = piece_rank(metrics["rank"])
         return TrackCrops(

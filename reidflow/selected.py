@@ -69,8 +69,10 @@ def person_boxes(person: Person, videos: Sequence[str], identities: Mapping[str,
     ``identities`` holds (at least) each video the person appears in, read from its identities.npz.
 
     Examples:
+        >>> from reidflow.formats.clusters import read_clusters
         >>> from reidflow.formats.identities import read_identities
         >>> from reidflow.formats.people import read_people
+        >>> from reidflow.piece_crops import PieceCrops
         >>> catalogue = read_people("results/people/people.json")  # doctest: +SKIP
         >>> person = next(p for p in catalogue.people if p.selected)  # doctest: +SKIP
         >>> rows = person_boxes(person, catalogue.videos,
@@ -203,8 +205,10 @@ def export_selected(
     created even when nobody is selected.
 
     Examples:
+        >>> from reidflow.formats.clusters import read_clusters
         >>> from reidflow.formats.identities import read_identities
         >>> from reidflow.formats.people import read_people
+        >>> from reidflow.piece_crops import PieceCrops
         >>> catalogue = read_people("results/people/people.json")  # doctest: +SKIP
         >>> export_selected("results/people/selected", catalogue,
         ...                 {v: read_identities(f"results/{v}/identities.npz") for v in catalogue.videos},
